@@ -1,0 +1,49 @@
+// Finds the signed-in user of a request, re-checking the token with SSO when
+// the grace period has passed. Without a session, a browser's navigation is
+// sent to SSO and anything else gets 401: players and scripts fail clearly
+// instead of following redirects into a login page.
+import type { Context } from 'koa';
+import type { Config } from '../config/config.ts';
+import { HttpProblem } from '../http/problems.ts';
+import { isNavigation } from '../http/client-origin.ts';
+import type { RequestState } from '../http/request-state.ts';
+import type { Session, Sessions } from './sessions.ts';
+import { SsoUnavailable, type SsoClient } from './sso-client.ts';
+import { startSignIn, type SignInDeps } from './sign-in.ts';
+
+export async function currentSession(ctx: Context, deps: { config: Config; sessions: Sessions; sso: SsoClient }): Promise<Session | undefined> {
+  const id = ctx.cookies.get(deps.config.session.cookieName);
+  const session = await deps.sessions.load(id);
+  if (!session) return undefined;
+  const graceMs = deps.config.tokenCheckGracePeriodSeconds * 1000;
+  const now = Date.now();
+  if (graceMs === 0 || now - session.checkedAt >= graceMs) {
+    let verdict;
+    try {
+      verdict = await deps.sso.checkToken(session.accessToken);
+    } catch (error) {
+      if (error instanceof SsoUnavailable) throw new HttpProblem(500, `token check failed: ${error.message}`);
+      throw error;
+    }
+    if (verdict === 'revoked') {
+      await deps.sessions.destroy(session.id);
+      return undefined;
+    }
+    await deps.sessions.markChecked(session.id, now);
+  }
+  return session;
+}
+
+/** The session, or undefined after answering the request with a redirect or 401. */
+export async function requireSession(ctx: Context, deps: SignInDeps): Promise<Session | undefined> {
+  const session = await currentSession(ctx, deps);
+  if (session) {
+    (ctx.state as RequestState).user = session.identity;
+    return session;
+  }
+  if (ctx.method === 'GET' && isNavigation(ctx.get('sec-fetch-mode') || undefined, ctx.get('accept') || undefined)) {
+    await startSignIn(ctx, deps);
+    return undefined;
+  }
+  throw new HttpProblem(401, 'no session');
+}

@@ -1,0 +1,122 @@
+// The two halves of a sign-in: sending the browser to SSO, and taking it back
+// at /__redirect_from_sso (the path teams registered with uktrade's proxy).
+import { randomBytes } from 'node:crypto';
+import * as client from 'openid-client';
+import type { Context } from 'koa';
+import type { Config } from '../config/config.ts';
+import type { Logger } from '../observability/logger.ts';
+import { HttpProblem } from '../http/problems.ts';
+import { clientOrigin } from '../http/client-origin.ts';
+import type { RequestState } from '../http/request-state.ts';
+import { LoginStates } from './login-states.ts';
+import { Sessions } from './sessions.ts';
+import { SsoRefused, SsoUnavailable, type SsoClient } from './sso-client.ts';
+
+export const callbackPath = '/__redirect_from_sso';
+
+export interface SignInDeps {
+  config: Config;
+  sso: SsoClient;
+  loginStates: LoginStates;
+  sessions: Sessions;
+  logger: Logger;
+}
+
+const bindingPattern = /^[A-Za-z0-9_-]{22}$/;
+
+export function bindingCookieName(config: Config): string {
+  return `${config.session.cookieName}_login`;
+}
+
+export function cookieOptions(ctx: Context, config: Config, maxAgeSeconds: number) {
+  return {
+    httpOnly: true,
+    secure: ctx.protocol === 'https',
+    sameSite: config.session.sameSite,
+    maxAge: maxAgeSeconds * 1000,
+    path: '/',
+    overwrite: true,
+  } as const;
+}
+
+function requestOrigin(ctx: Context): string {
+  const origin = clientOrigin(ctx.get('x-forwarded-proto') || undefined, ctx.req.socket && 'encrypted' in ctx.req.socket, ctx.get('host') || undefined);
+  if (!origin.ok) throw new HttpProblem(400, 'the Host header is not a host name');
+  return origin.origin;
+}
+
+/** Sends the browser to SSO, remembering where it was going. */
+export async function startSignIn(ctx: Context, deps: SignInDeps): Promise<void> {
+  const { config } = deps;
+  const origin = requestOrigin(ctx);
+  // One binding cookie for all of this browser's sign-ins: parallel tabs
+  // share it, so cookies do not pile up, and a state carried to another
+  // browser does not match.
+  const bindingName = bindingCookieName(config);
+  const existing = ctx.cookies.get(bindingName);
+  const binding = existing && bindingPattern.test(existing) ? existing : randomBytes(16).toString('base64url');
+  ctx.cookies.set(bindingName, binding, cookieOptions(ctx, config, config.loginStateTtlSeconds));
+
+  const state = client.randomState();
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const nonce = deps.sso.usesNonce ? client.randomNonce() : undefined;
+  await deps.loginStates.save(state, { binding, returnTo: ctx.req.url ?? '/', codeVerifier, ...(nonce ? { nonce } : {}) });
+  const url = await deps.sso.authorizationUrl({
+    redirectUri: origin + callbackPath,
+    state,
+    codeChallenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    ...(nonce ? { nonce } : {}),
+  });
+  ctx.set('cache-control', 'no-store');
+  ctx.redirect(url.href);
+}
+
+const tooLongMessage = 'Sign-in may have taken too long. Please try the original link again.';
+
+export async function completeSignIn(ctx: Context, deps: SignInDeps): Promise<void> {
+  const { config, logger } = deps;
+  const state = ctx.state as RequestState;
+  const origin = requestOrigin(ctx);
+  const query = new URLSearchParams(ctx.querystring);
+  const code = query.get('code');
+  const loginState = query.get('state');
+  if (!code || !loginState) throw new HttpProblem(400, 'the callback needs code and state');
+
+  const login = await deps.loginStates.take(loginState);
+  const binding = ctx.cookies.get(bindingCookieName(config));
+  if (!login || login.binding !== binding) {
+    // A stale or replayed link in a browser that is signed in anyway: no need to complain.
+    const session = await deps.sessions.load(ctx.cookies.get(config.session.cookieName));
+    if (session) {
+      ctx.set('cache-control', 'no-store');
+      ctx.redirect(origin + '/');
+      return;
+    }
+    throw new HttpProblem(403, login ? 'login state from another browser' : 'unknown, expired or used login state', {}, tooLongMessage);
+  }
+
+  let signedIn;
+  try {
+    signedIn = await deps.sso.completeSignIn(new URL(origin + (ctx.req.url ?? '')), {
+      state: loginState,
+      codeVerifier: login.codeVerifier,
+      ...(login.nonce ? { nonce: login.nonce } : {}),
+    });
+  } catch (error) {
+    if (error instanceof SsoRefused) {
+      logger.warn({ requestId: state.requestId, reason: error.message }, 'sign-in refused by SSO');
+      throw new HttpProblem(403, `SSO refused the sign-in: ${error.message}`);
+    }
+    if (error instanceof SsoUnavailable) throw new HttpProblem(500, `SSO unavailable: ${error.message}`);
+    throw error;
+  }
+
+  // Never reuse a session id across sign-ins (no fixation): drop any old one.
+  await deps.sessions.destroy(ctx.cookies.get(config.session.cookieName));
+  const session = await deps.sessions.create(signedIn.identity, signedIn.accessToken);
+  state.user = session.identity;
+  ctx.cookies.set(config.session.cookieName, session.id, cookieOptions(ctx, config, config.session.maxAgeSeconds));
+  logger.info({ requestId: state.requestId, user: session.identity.email }, 'signed in');
+  ctx.set('cache-control', 'no-store');
+  ctx.redirect(origin + login.returnTo);
+}

@@ -1,0 +1,76 @@
+// The proxy's settings after parsing and validation. Everything the running
+// service needs is here, already typed and defaulted, so nothing past start-up
+// reads process.env.
+
+export type AddressingStyle = 'path' | 'virtual-host';
+
+export interface BucketLocation {
+  /** scheme://host[:port] of the S3 server, no trailing slash */
+  origin: string;
+  bucket: string;
+  /** how the bucket is named in requests to `origin` */
+  style: AddressingStyle;
+  /** prepended to every key; empty, or ends with '/' unless the operator chose otherwise */
+  keyPrefix: string;
+}
+
+export interface StaticCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export type SsoSettings =
+  | {
+      /** uktrade-compatible plain OAuth2 server (staff-sso) */
+      mode: 'oauth2';
+      /** public base URL, always ends with '/' */
+      url: string;
+      /** base URL for server-to-server calls, always ends with '/' */
+      internalUrl: string;
+      clientId: string;
+      clientSecret: string;
+    }
+  | {
+      /** OpenID Connect issuer with discovery */
+      mode: 'oidc';
+      issuer: string;
+      clientId: string;
+      clientSecret: string;
+    };
+
+export type SameSite = 'lax' | 'strict' | 'none';
+
+export interface Config {
+  port: number;
+  redisUrl: string;
+  /** prefix of every Redis key this service writes */
+  redisKeyPrefix: string;
+  sso: SsoSettings;
+  /** seconds between checks of the user's token with SSO; 0 means every request */
+  tokenCheckGracePeriodSeconds: number;
+  /** seconds a login (state, PKCE verifier, nonce) stays valid */
+  loginStateTtlSeconds: number;
+  session: {
+    cookieName: string;
+    maxAgeSeconds: number;
+    sameSite: SameSite;
+  };
+  s3: {
+    location: BucketLocation;
+    region: string;
+    /** absent: use the AWS default credential provider chain */
+    credentials?: StaticCredentials;
+    /** milliseconds to wait for S3's response headers before answering 504 */
+    upstreamTimeoutMs: number;
+  };
+  /** the one key (relative to the prefix) served without sign-in; absent: none */
+  healthcheckKey?: string;
+  /** milliseconds SIGTERM waits for in-flight responses before cutting them */
+  shutdownTimeoutMs: number;
+  logLevel: string;
+}
+
+export type ConfigResult =
+  | { ok: true; config: Config }
+  | { ok: false; errors: string[] };

@@ -1,0 +1,72 @@
+// Errors the proxy answers on purpose. Each carries the public status and a
+// detail for the log only; clients see a short generic text and the request id.
+
+export class HttpProblem extends Error {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  /** shown to the user in place of the generic explanation; never echoes input */
+  readonly publicMessage: string | undefined;
+  constructor(status: number, detail: string, headers: Record<string, string> = {}, publicMessage?: string) {
+    super(detail);
+    this.name = 'HttpProblem';
+    this.status = status;
+    this.headers = headers;
+    this.publicMessage = publicMessage;
+  }
+}
+
+const titles: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Sign-in required',
+  403: 'Access denied',
+  404: 'Not found',
+  405: 'Method not allowed',
+  412: 'Precondition failed',
+  414: 'URL too long',
+  416: 'Range not satisfiable',
+  431: 'Request headers too large',
+  500: 'Something went wrong',
+  502: 'The storage service failed',
+  503: 'Temporarily unavailable',
+  504: 'The storage service did not answer in time',
+};
+
+const explanations: Record<number, string> = {
+  401: 'Sign in and try again.',
+  403: 'You do not have access to this.',
+  404: 'There is nothing at this address.',
+  500: 'Please try again in a moment.',
+  502: 'Please try again in a moment.',
+  503: 'Please try again in a moment.',
+  504: 'Please try again in a moment.',
+};
+
+export function titleOf(status: number): string {
+  return titles[status] ?? 'Error';
+}
+
+export function plainTextProblem(status: number, requestId: string, message?: string): string {
+  const lines = [titleOf(status)];
+  const explanation = message ?? explanations[status];
+  if (explanation) lines.push(explanation);
+  lines.push(`Request id: ${requestId}`);
+  return lines.join('\n') + '\n';
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function htmlProblem(status: number, requestId: string, message?: string): string {
+  const explanation = message ?? explanations[status] ?? '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(titleOf(status))}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}small{color:#666}</style>
+</head><body>
+<h1>${escapeHtml(titleOf(status))}</h1>
+<p>${escapeHtml(explanation)}</p>
+<p><small>Request id: ${escapeHtml(requestId)}</small></p>
+</body></html>
+`;
+}

@@ -1,0 +1,146 @@
+// GET and HEAD of one object: a signed request to S3, whose body is handed to
+// Koa as a stream. Koa pipes it with stream.pipeline, so a slow client slows
+// S3, a client that leaves destroys the upstream request, and an upstream
+// that fails mid-body destroys the client's connection (a broken transfer,
+// never a short body that looks complete).
+import { Transform, pipeline } from 'node:stream';
+import type { Context } from 'koa';
+import type { BucketLocation } from '../config/config.ts';
+import type { Logger } from '../observability/logger.ts';
+import { OriginUnavailable, type OriginResponse, type S3Origin } from '../s3/origin.ts';
+import { objectTarget } from '../s3/s3-target.ts';
+import { pickRequestHeaders, pickResponseHeaders } from '../s3/forwarded-headers.ts';
+import { classifyS3Response, errorCodeFromBody } from '../s3/s3-errors.ts';
+import { HttpProblem } from './problems.ts';
+import type { RequestState } from './request-state.ts';
+
+/** Types a browser would run as a document: sandboxed so they cannot script this origin. */
+const executableType = /^\s*(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml)\b/i;
+
+export interface ServeObjectDeps {
+  origin: S3Origin;
+  location: BucketLocation;
+  logger: Logger;
+}
+
+export async function serveObject(ctx: Context, key: string, deps: ServeObjectDeps): Promise<void> {
+  const state = ctx.state as RequestState;
+  const method = ctx.method === 'HEAD' ? 'HEAD' : 'GET';
+  const target = objectTarget(deps.location, key);
+  state.s3Key = target.fullKey;
+
+  // Until Koa owns the body, a client that leaves must cancel the S3 request itself.
+  const abort = new AbortController();
+  const onClose = () => abort.abort();
+  ctx.res.once('close', onClose);
+  let upstream: OriginResponse;
+  try {
+    upstream = await deps.origin.request(method, target.path, pickRequestHeaders(ctx.req.headers), abort.signal);
+  } catch (error) {
+    throw originProblem(error);
+  } finally {
+    ctx.res.off('close', onClose);
+  }
+
+  const code = upstream.status >= 400 && method === 'GET' ? errorCodeFromBody(await readErrorBody(upstream)) : undefined;
+  const outcome = classifyS3Response(upstream.status, code);
+  if (outcome.kind === 'error') {
+    if (method === 'HEAD') await upstream.body.dump();
+    const log = { requestId: state.requestId, s3Status: upstream.status, s3Code: code, key: target.fullKey };
+    if (outcome.logAs === 'error') deps.logger.error(log, outcome.reason);
+    throw new HttpProblem(outcome.status, outcome.reason);
+  }
+
+  ctx.status = upstream.status;
+  ctx.set(pickResponseHeaders(upstream.headers));
+  ctx.set('x-content-type-options', 'nosniff');
+  if (executableType.test(ctx.response.get('content-type'))) ctx.set('content-security-policy', 'sandbox');
+
+  if (upstream.status === 200 || upstream.status === 206) {
+    if (method === 'HEAD') {
+      await upstream.body.dump();
+      return;
+    }
+    // pipeline, not pipe: a failure on either side must tear down the other,
+    // so that an upstream error destroys the client's connection (through
+    // Koa's own pipeline) and a client that leaves cancels the S3 request.
+    const counter = countBytes(state);
+    pipeline(upstream.body, counter, () => undefined);
+    ctx.body = counter;
+    return;
+  }
+
+  // 304, 412, 416: S3's own body is an XML error document that stays here.
+  if (method === 'GET' && upstream.status !== 304) await upstream.body.dump().catch(() => undefined);
+  ctx.remove('content-length');
+  ctx.remove('content-type');
+  // Some S3 servers leave out what HTTP requires here: the size on a 416,
+  // the validators on a 304. One HEAD, on these rare answers only, fills it in.
+  const needsSize = upstream.status === 416 && !ctx.response.get('content-range');
+  const needsValidators = upstream.status === 304 && !ctx.response.get('etag');
+  if (needsSize || needsValidators) {
+    const head = await headOf(deps.origin, target.path);
+    if (needsSize && head?.size !== undefined) ctx.set('content-range', `bytes */${head.size}`);
+    if (needsValidators && head?.etag) ctx.set('etag', head.etag);
+    if (needsValidators && head?.lastModified && !ctx.response.get('last-modified')) ctx.set('last-modified', head.lastModified);
+  }
+  if (upstream.status === 304) {
+    ctx.body = null;
+  } else {
+    throw new HttpProblem(upstream.status, `S3 answered ${upstream.status}`, headersOf(ctx));
+  }
+}
+
+function headersOf(ctx: Context): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const name of ['content-range', 'etag', 'last-modified', 'accept-ranges']) {
+    const value = ctx.response.get(name);
+    if (value) kept[name] = value;
+  }
+  return kept;
+}
+
+async function headOf(origin: S3Origin, path: string): Promise<{ size?: number; etag?: string; lastModified?: string } | undefined> {
+  try {
+    const head = await origin.request('HEAD', path, {});
+    await head.body.dump();
+    if (head.status !== 200) return undefined;
+    const length = Number(head.headers['content-length']);
+    const text = (name: string) => (typeof head.headers[name] === 'string' ? (head.headers[name] as string) : undefined);
+    return {
+      ...(Number.isSafeInteger(length) ? { size: length } : {}),
+      ...(text('etag') ? { etag: text('etag') } : {}),
+      ...(text('last-modified') ? { lastModified: text('last-modified') } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** S3 error documents are small; anything larger is not one worth reading. */
+async function readErrorBody(upstream: OriginResponse): Promise<string> {
+  const length = Number(upstream.headers['content-length'] ?? 0);
+  if (length > 64 * 1024) {
+    await upstream.body.dump().catch(() => undefined);
+    return '';
+  }
+  return upstream.body.text().catch(() => '');
+}
+
+function originProblem(error: unknown): HttpProblem {
+  if (error instanceof OriginUnavailable) {
+    if (error.failure === 'timeout') return new HttpProblem(504, 'S3 did not answer in time');
+    if (error.failure === 'aborted') return new HttpProblem(499, 'the client went away before S3 answered');
+    return new HttpProblem(502, `S3 could not be reached: ${(error.cause as Error)?.message ?? 'unknown'}`);
+  }
+  return new HttpProblem(500, `signing failed: ${(error as Error)?.message ?? 'unknown'}`);
+}
+
+function countBytes(state: RequestState): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      state.bytesSent += chunk.length;
+      callback(null, chunk);
+    },
+  });
+}

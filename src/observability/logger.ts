@@ -1,0 +1,17 @@
+// One JSON line per event on stdout. Secrets never reach the logger: the
+// redaction below is a second line of defence, not the first.
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: 's3proxy' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: {
+      paths: ['*.cookie', '*.authorization', '*.accessToken', '*.access_token', '*.token', '*.secret'],
+      censor: '[redacted]',
+    },
+  });
+}
