@@ -8,7 +8,8 @@ import type { S3Origin } from '../s3/origin.ts';
 import { keyFromRequestPath } from '../s3/object-key.ts';
 import { StoreUnavailable } from '../store/redis-client.ts';
 import { callbackPath, completeSignIn, type SignInDeps } from '../auth/sign-in.ts';
-import { requireSession } from '../auth/require-session.ts';
+import { currentSession, requireSession } from '../auth/require-session.ts';
+import { signOut, signOutPath, signedOutPage, signedOutPath } from '../auth/sign-out.ts';
 import { HttpProblem, htmlProblem, plainTextProblem } from './problems.ts';
 import { isNavigation, originFormTarget } from './client-origin.ts';
 import { requestIdFrom } from './request-id.ts';
@@ -17,6 +18,7 @@ import type { RequestState } from './request-state.ts';
 
 /** Paths the proxy keeps for itself: objects with these keys cannot be proxied. */
 export const reservedPrefix = '/__s3proxy/';
+const mePath = `${reservedPrefix}me`;
 
 export interface AppDeps extends SignInDeps {
   origin: S3Origin;
@@ -34,6 +36,16 @@ export function createApp(deps: AppDeps): Koa {
 
   const router = new Router();
   router.get(callbackPath, (ctx) => completeSignIn(ctx, deps));
+  router.get(signOutPath, (ctx) => signOut(ctx, deps));
+  router.post(signOutPath, (ctx) => signOut(ctx, deps));
+  router.get(signedOutPath, (ctx) => signedOutPage(ctx));
+  router.get(mePath, async (ctx) => {
+    const session = await currentSession(ctx, deps);
+    if (!session) throw new HttpProblem(401, 'no session');
+    const { email, name, id } = session.identity;
+    ctx.set('cache-control', 'no-store');
+    ctx.body = { email, name, id };
+  });
   deps.extend?.(router);
   app.use(router.routes());
   app.use(async (ctx, next) => {

@@ -5,6 +5,7 @@
 // never a short body that looks complete).
 import { Transform, pipeline } from 'node:stream';
 import type { Context } from 'koa';
+import { create as contentDisposition } from 'content-disposition';
 import type { BucketLocation } from '../config/config.ts';
 import type { Logger } from '../observability/logger.ts';
 import { OriginUnavailable, type OriginResponse, type S3Origin } from '../s3/origin.ts';
@@ -54,6 +55,7 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
   ctx.status = upstream.status;
   ctx.set(pickResponseHeaders(upstream.headers));
   ctx.set('x-content-type-options', 'nosniff');
+  if (wantsDownload(ctx.querystring)) ctx.set('content-disposition', attachment(key));
   if (executableType.test(ctx.response.get('content-type'))) ctx.set('content-security-policy', 'sandbox');
 
   if (upstream.status === 200 || upstream.status === 206) {
@@ -89,6 +91,17 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
   } else {
     throw new HttpProblem(upstream.status, `S3 answered ${upstream.status}`, headersOf(ctx));
   }
+}
+
+/** `?download` (any value) asks for a file save rather than display. */
+function wantsDownload(querystring: string): boolean {
+  return new URLSearchParams(querystring).has('download');
+}
+
+/** RFC 6266, with `filename*` for names that are not plain ASCII. */
+function attachment(key: string): string {
+  const name = key.split('/').filter(Boolean).pop() ?? 'download';
+  return contentDisposition(name, { type: 'attachment' });
 }
 
 function headersOf(ctx: Context): Record<string, string> {
