@@ -5,29 +5,13 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 DIR="$ROOT/.cache/minio"
 STACK="$ROOT/.cache/stack"
 REGION="${S3_TEST_REGION:-eu-west-2}"
 log() { echo "minio-start: $*" >&2; }
 
-http_status() { # http_status URL -> prints the HTTP status code (curl, else bash /dev/tcp)
-  if command -v curl >/dev/null 2>&1; then
-    curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true
-    return 0
-  fi
-  local hostport=${1#http://}; hostport=${hostport%%/*}
-  local path=/${1#http://*/}; [ "$path" = "/$1" ] && path=/
-  ( exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || exit 0
-    printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hostport" >&3
-    timeout 2 head -n 1 <&3 | awk '{print $2}' ) 2>/dev/null || true
-}
-free_port() {
-  if command -v node >/dev/null 2>&1; then
-    node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-  else
-    python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'
-  fi
-}
 rand() { head -c 90 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c "$1"; }
 
 if command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; then
@@ -60,7 +44,13 @@ else
     </dev/null >"$DIR/minio.log" 2>&1 &
   echo "$!" >"$DIR/pid"
   MC_EP=$EP
-  if command -v mc >/dev/null 2>&1 && mc --version 2>/dev/null | grep -qi minio; then  # not Midnight Commander have_mc=1; export MC_CONFIG_DIR="$DIR/mc"; else have_mc=; fi
+  # `mc` must be MinIO's client, not Midnight Commander
+  if command -v mc >/dev/null 2>&1 && mc --version 2>/dev/null | grep -qi minio; then
+    have_mc=1
+    export MC_CONFIG_DIR="$DIR/mc"
+  else
+    have_mc=
+  fi
 fi
 
 ready=

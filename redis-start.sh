@@ -6,25 +6,13 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 DIR="$ROOT/.cache/redis"
 STACK="$ROOT/.cache/stack"
 log() { echo "redis-start: $*" >&2; }
 
-free_port() {
-  if command -v node >/dev/null 2>&1; then
-    node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-  else
-    python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'
-  fi
-}
 
-apt_install() { # apt_install PKG...: apt-get update at most once an hour (shared marker), then install
-  local marker="$ROOT/.cache/apt-updated"
-  export DEBIAN_FRONTEND=noninteractive
-  mkdir -p "$ROOT/.cache"
-  if [ -z "$(find "$marker" -mmin -60 2>/dev/null)" ]; then apt-get update -qq && touch "$marker"; fi
-  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
 
 if [ -f "$DIR/pid" ] || [ -f "$DIR/container" ]; then
   log "stopping previous instance"

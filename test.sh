@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT="$PWD"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 STACK="$ROOT/.cache/stack"
 t0=$SECONDS
 
@@ -34,17 +36,6 @@ npm run build --silent
 scripts/ensure-chromium.sh
 
 # --- S3 + Redis ------------------------------------------------------------------
-http_status() { # http_status URL -> prints the HTTP status code (curl, else bash /dev/tcp)
-  if command -v curl >/dev/null 2>&1; then
-    curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true
-    return 0
-  fi
-  local hostport=${1#http://}; hostport=${hostport%%/*}
-  local path=/${1#http://*/}; [ "$path" = "/$1" ] && path=/
-  ( exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || exit 0
-    printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hostport" >&3
-    timeout 2 head -n 1 <&3 | awk '{print $2}' ) 2>/dev/null || true
-}
 stack_state() { # 0: a recorded stack answers (and matches S3_TEST_ENDPOINT if given)
                 # 1: none / not answering   2: answering but a different S3 endpoint
   [ -s "$STACK/started" ] && [ -f "$STACK/s3.env" ] && [ -f "$STACK/redis.env" ] || return 1

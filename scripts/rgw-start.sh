@@ -6,6 +6,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 DIR="$ROOT/.cache/rgw"
 STACK="$ROOT/.cache/stack"
 REGION="${S3_TEST_REGION:-eu-west-2}"
@@ -15,32 +17,7 @@ t0=$(date +%s.%N)
 
 log() { echo "rgw-start: $*" >&2; }
 
-http_status() { # http_status URL -> prints the HTTP status code (curl, else bash /dev/tcp)
-  if command -v curl >/dev/null 2>&1; then
-    curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true
-    return 0
-  fi
-  local hostport=${1#http://}; hostport=${hostport%%/*}
-  local path=/${1#http://*/}; [ "$path" = "/$1" ] && path=/
-  ( exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || exit 0
-    printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hostport" >&3
-    timeout 2 head -n 1 <&3 | awk '{print $2}' ) 2>/dev/null || true
-}
-free_port() {
-  if command -v node >/dev/null 2>&1; then
-    node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-  else
-    python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'
-  fi
-}
 
-apt_install() { # apt_install PKG...: apt-get update at most once an hour (shared marker), then install
-  local marker="$ROOT/.cache/apt-updated"
-  export DEBIAN_FRONTEND=noninteractive
-  mkdir -p "$ROOT/.cache"
-  if [ -z "$(find "$marker" -mmin -60 2>/dev/null)" ]; then apt-get update -qq && touch "$marker"; fi
-  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
 
 # --- install Ceph if missing -------------------------------------------------
 missing=()
@@ -189,6 +166,8 @@ export S3_TEST_SECRET_KEY=$ADMIN_SK
 export S3_TEST_LIMITED_ACCESS_KEY=$LIMITED_AK
 export S3_TEST_LIMITED_SECRET_KEY=$LIMITED_SK
 export S3_TEST_LIMITED_PRINCIPAL=arn:aws:iam:::user/$LIMITED_UID
+# the cluster behind the gateway, for scripts/rgw-gateway.sh (extra gateways tests may kill)
+export S3_TEST_CEPH_CONF=$CONF
 ENV
 mv "$STACK/s3.env.tmp" "$STACK/s3.env"
 log "ready at $EP in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s; env: $STACK/s3.env"
