@@ -53,8 +53,11 @@ export function plainTextProblem(status: number, requestId: string, message?: st
   return lines.join('\n') + '\n';
 }
 
+const entities: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** For text and for double- or single-quoted attribute values. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return text.replace(/[&<>"']/g, (c) => entities[c]!);
 }
 
 export function htmlProblem(status: number, requestId: string, message?: string): string {

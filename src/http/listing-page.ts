@@ -1,0 +1,180 @@
+// A folder listing as a small HTML page (no script, readable on a phone) or
+// as JSON. Pure. Every key is S3 data the proxy does not control: it is
+// HTML-escaped as text, and percent-encoded segment by segment for links, so
+// that following a link asks for exactly the key that was listed.
+import type { ListingPage } from '../s3/list-objects.ts';
+import { encodeKeyForS3 } from '../s3/object-key.ts';
+import { escapeHtml } from './problems.ts';
+
+/** Inline styles only, and nothing else: no script, image, font or frame may load. */
+export const listingContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'";
+
+/** The query parameter carrying S3's continuation token. */
+export const pageParameter = 'page';
+
+/**
+ * Tokens are opaque: AWS sends base64, Ceph RGW the next key itself. Either
+ * way they stay within what a key and its encoding may take, and are only
+ * ever handed back to S3 (which checks them) and percent-encoded into links.
+ */
+const maxTokenLength = 4096;
+
+export type PageToken = { ok: true; token: string | undefined } | { ok: false; reason: string };
+
+export function pageTokenFrom(querystring: string): PageToken {
+  let values: string[];
+  try {
+    values = new URLSearchParams(querystring).getAll(pageParameter);
+  } catch {
+    return { ok: false, reason: 'malformed query' };
+  }
+  if (values.length === 0) return { ok: true, token: undefined };
+  if (values.length > 1) return { ok: false, reason: 'more than one page token' };
+  const token = values[0]!;
+  if (token === '' || token.length > maxTokenLength) return { ok: false, reason: 'page token of the wrong length' };
+  if (/[\u0000-\u001f\u007f]/.test(token) || token.includes('\ufffd')) return { ok: false, reason: 'page token with control or invalid characters' };
+  return { ok: true, token };
+}
+
+/**
+ * The proxy path of a key (relative to the operator's prefix), as an
+ * absolute-path reference. A key starting with '/' would make the path start
+ * with '//', which a browser reads as another host: '/.' in front is removed
+ * again by URL resolution and keeps the path on this host.
+ */
+export function pathForKey(key: string): string {
+  const path = '/' + encodeKeyForS3(key);
+  return path.startsWith('//') ? '/.' + path : path;
+}
+
+/**
+ * Whether a browser can follow a link to this key. URL resolution removes
+ * '.' and '..' segments (even encoded ones), and the proxy refuses control
+ * characters, so such keys are listed without a link rather than with one
+ * that leads to a different key.
+ */
+export function linkable(key: string): boolean {
+  if (/[\u0000-\u001f\u007f]/.test(key)) return false;
+  return !key.split('/').some((segment) => segment === '.' || segment === '..');
+}
+
+export function nextPageQuery(token: string): string {
+  return `?${pageParameter}=${encodeURIComponent(token)}`;
+}
+
+const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+
+/** Decimal units, as file managers and S3's console show them: 1234567 → "1.2 MB". */
+export function humanSize(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '?';
+  if (bytes < 1000) return `${bytes} B`;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 999.95 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  const shown = value < 100 ? value.toFixed(1).replace(/\.0$/, '') : Math.round(value).toString();
+  return `${shown} ${units[unit]}`;
+}
+
+/** "2024-05-01 09:30 UTC": the same for every reader, wherever they are. */
+export function shortDate(date: Date): string {
+  return date.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+}
+
+export interface Crumb {
+  name: string;
+  path: string;
+}
+
+/** From the top to the folder listed; the last crumb is the folder itself. */
+export function breadcrumb(prefix: string): Crumb[] {
+  const crumbs: Crumb[] = [{ name: 'Home', path: '/' }];
+  if (prefix === '') return crumbs;
+  const segments = prefix.slice(0, -1).split('/');
+  let key = '';
+  for (const segment of segments) {
+    key += segment + '/';
+    crumbs.push({ name: segment, path: pathForKey(key) });
+  }
+  return crumbs;
+}
+
+export interface ListingJson {
+  prefix: string;
+  folders: Array<{ name: string; path: string }>;
+  objects: Array<{ name: string; path: string; size: number; lastModified: string | null; etag: string | null }>;
+  /** the path and query of the next page, or null on the last one */
+  nextPage: string | null;
+}
+
+export function listingJson(page: ListingPage): ListingJson {
+  return {
+    prefix: page.prefix,
+    folders: page.folders.map((f) => ({ name: f.name, path: pathForKey(f.key) })),
+    objects: page.objects.map((o) => ({
+      name: o.name,
+      path: pathForKey(o.key),
+      size: o.size,
+      lastModified: o.lastModified?.toISOString() ?? null,
+      etag: o.etag ?? null,
+    })),
+    nextPage: page.nextPageToken === undefined ? null : pathForKey(page.prefix) + nextPageQuery(page.nextPageToken),
+  };
+}
+
+const style =
+  'body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.4;color:#222}' +
+  'nav{margin:.5rem 0 1rem;overflow-wrap:anywhere}h1{font-size:1.25rem;margin:1rem 0 .25rem;overflow-wrap:anywhere}' +
+  'table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #e4e4e4;vertical-align:top}' +
+  'th{font-weight:600;color:#555}td.name{overflow-wrap:anywhere;word-break:break-word}td.size,th.size{text-align:right;white-space:nowrap}' +
+  'td.date{white-space:nowrap;color:#555}a{color:#0b57d0}p.more{margin:1rem 0}' +
+  '@media (max-width:32rem){th.date,td.date{display:none}}';
+
+/** The page for one listing; `continued` says this is not the first page. */
+export function listingHtml(page: ListingPage, continued: boolean): string {
+  const crumbs = breadcrumb(page.prefix);
+  const here = crumbs[crumbs.length - 1]!;
+  const nav = crumbs
+    .map((crumb, i) => (i === crumbs.length - 1 ? `<span aria-current="page">${escapeHtml(crumb.name)}</span>` : link(crumb.path, crumb.name)))
+    .join(' / ');
+
+  const rows: string[] = [];
+  if (crumbs.length > 1) {
+    rows.push(`<tr><td class="name">${link(crumbs[crumbs.length - 2]!.path, '↑ Parent folder')}</td><td class="size"></td><td class="date"></td></tr>`);
+  }
+  for (const folder of page.folders) {
+    const text = folder.name + '/';
+    rows.push(`<tr><td class="name">${linkable(folder.key) ? link(pathForKey(folder.key), text) : escapeHtml(text)}</td><td class="size">—</td><td class="date"></td></tr>`);
+  }
+  for (const object of page.objects) {
+    const name = linkable(object.key) ? link(pathForKey(object.key), object.name) : escapeHtml(object.name);
+    const date = object.lastModified ? `<time datetime="${escapeHtml(object.lastModified.toISOString())}">${escapeHtml(shortDate(object.lastModified))}</time>` : '';
+    rows.push(`<tr><td class="name">${name}</td><td class="size">${escapeHtml(humanSize(object.size))}</td><td class="date">${date}</td></tr>`);
+  }
+  const empty = page.folders.length === 0 && page.objects.length === 0 ? '<p>This folder is empty.</p>\n' : '';
+  const more: string[] = [];
+  if (continued) more.push(link(here.path, 'First page'));
+  if (page.nextPageToken !== undefined) more.push(`<a href="${escapeHtml(nextPageQuery(page.nextPageToken))}" rel="next">Next page</a>`);
+
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml('/' + page.prefix)}</title>
+<style>${style}</style>
+</head><body>
+<nav aria-label="Breadcrumb">${nav}</nav>
+<h1>${escapeHtml('/' + page.prefix)}</h1>
+<table>
+<thead><tr><th>Name</th><th class="size">Size</th><th class="date">Last modified</th></tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody>
+</table>
+${empty}${more.length > 0 ? `<p class="more">${more.join(' · ')}</p>\n` : ''}</body></html>
+`;
+}
+
+function link(path: string, text: string): string {
+  return `<a href="${escapeHtml(path)}">${escapeHtml(text)}</a>`;
+}

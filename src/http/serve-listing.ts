@@ -1,0 +1,56 @@
+// GET and HEAD of a folder (a path ending in '/'): one page of ListObjectsV2,
+// as HTML for people and as JSON for `Accept: application/json`. S3's errors
+// become the proxy's own short answers, as for objects.
+import type { Context } from 'koa';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { BucketLocation } from '../config/config.ts';
+import type { Logger } from '../observability/logger.ts';
+import { classifyListError, listFolder, type ListingPage } from '../s3/list-objects.ts';
+import { listingContentSecurityPolicy, listingHtml, listingJson, pageTokenFrom } from './listing-page.ts';
+import { HttpProblem } from './problems.ts';
+import type { RequestState } from './request-state.ts';
+
+export interface ServeListingDeps {
+  s3: S3Client;
+  location: BucketLocation;
+  logger: Logger;
+}
+
+/** `prefix` is '' or ends with '/', relative to the operator's key prefix. */
+export async function serveListing(ctx: Context, prefix: string, deps: ServeListingDeps): Promise<void> {
+  const state = ctx.state as RequestState;
+  state.s3Key = deps.location.keyPrefix + prefix;
+  const page = pageTokenFrom(ctx.querystring);
+  if (!page.ok) throw new HttpProblem(400, page.reason);
+
+  const abort = new AbortController();
+  const onClose = () => abort.abort();
+  ctx.res.once('close', onClose);
+  let listing: ListingPage;
+  try {
+    listing = await listFolder(deps.s3, deps.location, prefix, page.token, abort.signal);
+  } catch (error) {
+    const failure = classifyListError(error);
+    if (failure.logAs === 'error') {
+      deps.logger.error({ requestId: state.requestId, s3Status: failure.s3Status, s3Code: failure.code, key: state.s3Key }, failure.reason);
+    }
+    throw new HttpProblem(failure.status, failure.reason);
+  } finally {
+    ctx.res.off('close', onClose);
+  }
+  // S3 has no folders: a prefix with nothing under it (not even a marker)
+  // is a folder that does not exist, except the top, which always does.
+  if (listing.nothingThere && prefix !== '' && page.token === undefined) throw new HttpProblem(404, 'empty prefix');
+
+  ctx.status = 200;
+  ctx.vary('accept');
+  ctx.set('cache-control', 'private, no-cache');
+  ctx.set('x-content-type-options', 'nosniff');
+  if (ctx.accepts('html', 'json') === 'json') {
+    ctx.body = listingJson(listing);
+    return;
+  }
+  ctx.set('content-security-policy', listingContentSecurityPolicy);
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = listingHtml(listing, page.token !== undefined);
+}
