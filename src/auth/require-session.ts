@@ -22,9 +22,13 @@ export async function currentSession(ctx: Context, deps: { config: Config; sessi
     try {
       verdict = await deps.sso.checkToken(session.accessToken);
     } catch (error) {
-      if (error instanceof SsoUnavailable) throw new HttpProblem(500, `token check failed: ${error.message}`);
+      if (error instanceof SsoUnavailable) {
+        (ctx.state as RequestState).tokenCheck = 'unavailable';
+        throw new HttpProblem(500, `token check failed: ${error.message}`);
+      }
       throw error;
     }
+    (ctx.state as RequestState).tokenCheck = verdict;
     if (verdict === 'revoked') {
       await deps.sessions.destroy(session.id);
       return undefined;

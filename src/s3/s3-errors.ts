@@ -21,6 +21,11 @@ const credentialCodes = new Set([
 
 const passedStatuses = new Set([200, 206, 304, 412, 416]);
 
+/** The code says the proxy's own credentials or signing are wrong. */
+export function isCredentialError(code: string | undefined): boolean {
+  return code !== undefined && credentialCodes.has(code);
+}
+
 export function classifyS3Response(status: number, code: string | undefined): Outcome {
   if (passedStatuses.has(status)) return { kind: 'pass' };
   if (code !== undefined && credentialCodes.has(code)) {
