@@ -1,8 +1,7 @@
 // Sign-ins in progress. Each is a single-use Redis entry named by the OAuth2
 // `state`, bound to the browser that started it by a random id in one small
 // cookie that all of that browser's sign-ins share.
-import type { Redis } from 'ioredis';
-import { storeCall } from '../store/redis-client.ts';
+import { storeCall, type RedisClient } from '../store/redis-client.ts';
 
 export interface LoginState {
   /** the browser's binding cookie value when the sign-in started */
@@ -16,11 +15,11 @@ export interface LoginState {
 const wellFormedState = /^[A-Za-z0-9_-]{22,128}$/;
 
 export class LoginStates {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #ttlSeconds: number;
 
-  constructor(redis: Redis, keyPrefix: string, ttlSeconds: number) {
+  constructor(redis: RedisClient, keyPrefix: string, ttlSeconds: number) {
     this.#redis = redis;
     this.#prefix = `${keyPrefix}login:`;
     this.#ttlSeconds = ttlSeconds;

@@ -1,7 +1,6 @@
 // Signed-in sessions in Redis: a hash under a digest of the cookie value,
 // holding the sealed identity and token plus when SSO last vouched for them.
-import type { Redis } from 'ioredis';
-import { storeCall } from '../store/redis-client.ts';
+import { storeCall, type RedisClient } from '../store/redis-client.ts';
 import { isWellFormedSessionId, newSessionId, openSession, sealSession, sessionLookupId } from './session-crypto.ts';
 
 export interface Identity {
@@ -26,11 +25,11 @@ interface SealedPart {
 }
 
 export class Sessions {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #maxAgeSeconds: number;
 
-  constructor(redis: Redis, keyPrefix: string, maxAgeSeconds: number) {
+  constructor(redis: RedisClient, keyPrefix: string, maxAgeSeconds: number) {
     this.#redis = redis;
     this.#prefix = `${keyPrefix}session:`;
     this.#maxAgeSeconds = maxAgeSeconds;

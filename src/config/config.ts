@@ -41,9 +41,39 @@ export type SsoSettings =
 
 export type SameSite = 'lax' | 'strict' | 'none';
 
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/** Credentials and TLS shared by every data node (never logged: they hold a password). */
+export interface RedisAuth {
+  username?: string;
+  password?: string;
+  /** rediss: URLs */
+  tls: boolean;
+}
+
+/**
+ * Where sessions live. Standalone keeps the whole URI for ioredis to parse;
+ * Sentinel and Cluster are handed to ioredis's own support for them.
+ */
+export type RedisConnection =
+  | { mode: 'standalone'; url: string }
+  | {
+      mode: 'sentinel';
+      masterName: string;
+      sentinels: RedisNode[];
+      /** credentials and TLS of the sentinels themselves */
+      sentinelAuth: RedisAuth;
+      /** credentials and TLS of the master the sentinels name */
+      auth: RedisAuth;
+    }
+  | { mode: 'cluster'; nodes: RedisNode[]; auth: RedisAuth };
+
 export interface Config {
   port: number;
-  redisUrl: string;
+  redis: RedisConnection;
   /** prefix of every Redis key this service writes */
   redisKeyPrefix: string;
   sso: SsoSettings;
@@ -68,7 +98,11 @@ export interface Config {
   healthcheckKey?: string;
   /** milliseconds SIGTERM waits for in-flight responses before cutting them */
   shutdownTimeoutMs: number;
+  /** milliseconds a client has to send a request's headers (Node's headersTimeout) */
+  headersTimeoutMs: number;
   logLevel: string;
+  /** port of the Prometheus /metrics listener (0: any free port); absent: no metrics */
+  metricsPort?: number;
 }
 
 export type ConfigResult =

@@ -11,7 +11,7 @@
 // `NAME=`), except AWS_S3_HEALTHCHECK_KEY, where empty is an error: it would
 // open the prefix's root to anyone.
 
-import type { BucketLocation, Config, ConfigResult, SameSite, SsoSettings, StaticCredentials } from './config.ts';
+import type { BucketLocation, Config, ConfigResult, RedisAuth, RedisConnection, RedisNode, SameSite, SsoSettings, StaticCredentials } from './config.ts';
 import { bucketLocationFromParts, parseS3Endpoint } from './s3-endpoint.ts';
 
 export type Env = Record<string, string | undefined>;
@@ -156,6 +156,136 @@ function redisUrl(env: Env): Result<string> {
     return problem === undefined ? ok(uri) : bad(name, problem);
   }
   return bad('REDIS_URL', 'required (or VCAP_SERVICES with redis[0].credentials.uri, or REDIS_ENDPOINT)');
+}
+
+/** oauth2-proxy's booleans: true/false, also 1/0 and yes/no; empty is unset */
+function flag(env: Env, name: string): Result<boolean> {
+  const raw = get(env, name);
+  if (raw === undefined) return ok(false);
+  const lower = raw.toLowerCase();
+  if (['true', '1', 'yes'].includes(lower)) return ok(true);
+  if (['false', '0', 'no'].includes(lower)) return ok(false);
+  return bad(name, `must be true or false, got ${show(raw)}`);
+}
+
+interface RedisNodeList {
+  nodes: RedisNode[];
+  /** credentials and TLS the URLs carry, the same in all of them */
+  auth: RedisAuth;
+}
+
+/**
+ * A comma-separated list of redis:// or rediss:// URLs naming nodes only: no
+ * database, query or fragment (Cluster has no databases; a Sentinel's URL
+ * names the sentinel, not the master). The URLs are never echoed: they may
+ * carry a password.
+ */
+function redisNodeList(name: string, raw: string, defaultPort: number): Result<RedisNodeList> {
+  const items = raw.split(',').map((item) => item.trim());
+  if (items.some((item) => item === '')) return bad(name, 'must be a comma-separated list of redis:// URLs, with no empty entries');
+  const nodes: RedisNode[] = [];
+  const auths: RedisAuth[] = [];
+  for (const [index, item] of items.entries()) {
+    const where = items.length > 1 ? `URL ${index + 1} ` : '';
+    const problem = redisUrlProblem(item);
+    if (problem !== undefined) return bad(name, `${where}${problem}`);
+    const url = new URL(item);
+    if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '') {
+      return bad(name, `${where}must name a host and port only, without a database number, query or fragment`);
+    }
+    const port = url.port === '' ? defaultPort : Number(url.port);
+    // ioredis wants an IPv6 address without the URL's brackets
+    nodes.push({ host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port });
+    auths.push({
+      ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
+      ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
+      tls: url.protocol === 'rediss:',
+    });
+  }
+  const first = auths[0]!;
+  // one set of credentials for all: a per-node password would be a typo waiting to happen
+  if (auths.some((a) => a.tls !== first.tls)) return bad(name, 'must use one scheme for all URLs (all redis: or all rediss:)');
+  if (auths.some((a) => a.username !== first.username || a.password !== first.password)) {
+    return bad(name, 'must carry the same user name and password in every URL (or none)');
+  }
+  return ok({ nodes, auth: first });
+}
+
+/** `auth` with REDIS_PASSWORD-style overrides applied */
+function withPassword(auth: RedisAuth, password: string | undefined): RedisAuth {
+  return password === undefined ? auth : { ...auth, password };
+}
+
+/**
+ * Standalone (REDIS_URL and friends), or Sentinel / Cluster through ioredis's
+ * own support. The variable names are oauth2-proxy's, so that operators who
+ * run both configure them alike:
+ *   REDIS_USE_SENTINEL=true, REDIS_SENTINEL_MASTER_NAME, REDIS_SENTINEL_CONNECTION_URLS
+ *   REDIS_USE_CLUSTER=true, REDIS_CLUSTER_CONNECTION_URLS
+ *   REDIS_PASSWORD (data nodes), REDIS_SENTINEL_PASSWORD (sentinels)
+ * Credentials may also sit in the URLs. With Sentinel, the sentinel URLs'
+ * credentials serve the master too unless REDIS_PASSWORD is set, because
+ * most deployments give both one password.
+ */
+function redisConnection(env: Env): { value?: RedisConnection; errors: string[] } {
+  const sentinel = flag(env, 'REDIS_USE_SENTINEL');
+  const cluster = flag(env, 'REDIS_USE_CLUSTER');
+  if (!sentinel.ok || !cluster.ok) return { errors: errorsOf(sentinel, cluster) };
+  const password = get(env, 'REDIS_PASSWORD');
+  const sentinelPassword = get(env, 'REDIS_SENTINEL_PASSWORD');
+
+  if (!sentinel.value && !cluster.value) {
+    const errors = [];
+    if (password !== undefined) errors.push('REDIS_PASSWORD: is used only with REDIS_USE_SENTINEL or REDIS_USE_CLUSTER; put the password in REDIS_URL');
+    if (sentinelPassword !== undefined) errors.push('REDIS_SENTINEL_PASSWORD: is used only with REDIS_USE_SENTINEL');
+    for (const name of ['REDIS_SENTINEL_MASTER_NAME', 'REDIS_SENTINEL_CONNECTION_URLS']) {
+      if (get(env, name) !== undefined) errors.push(`${name}: is used only with REDIS_USE_SENTINEL=true`);
+    }
+    if (get(env, 'REDIS_CLUSTER_CONNECTION_URLS') !== undefined) errors.push('REDIS_CLUSTER_CONNECTION_URLS: is used only with REDIS_USE_CLUSTER=true');
+    const url = redisUrl(env);
+    if (!url.ok) errors.push(url.error);
+    return url.ok && errors.length === 0 ? { value: { mode: 'standalone', url: url.value }, errors } : { errors };
+  }
+
+  const errors: string[] = [];
+  const mode = sentinel.value ? 'REDIS_USE_SENTINEL' : 'REDIS_USE_CLUSTER';
+  if (sentinel.value && cluster.value) errors.push('REDIS_USE_CLUSTER: cannot be combined with REDIS_USE_SENTINEL');
+  // a second, ignored address would make it unclear which Redis holds the sessions
+  for (const name of ['REDIS_URL', 'REDIS_ENDPOINT']) {
+    if (get(env, name) !== undefined) errors.push(`${name}: must not be set together with ${mode}`);
+  }
+
+  if (sentinel.value) {
+    const masterName = required(env, 'REDIS_SENTINEL_MASTER_NAME', 'required with REDIS_USE_SENTINEL');
+    const urlsRaw = required(env, 'REDIS_SENTINEL_CONNECTION_URLS', 'required with REDIS_USE_SENTINEL');
+    const list = urlsRaw.ok ? redisNodeList('REDIS_SENTINEL_CONNECTION_URLS', urlsRaw.value, 26379) : urlsRaw;
+    if (get(env, 'REDIS_CLUSTER_CONNECTION_URLS') !== undefined) errors.push('REDIS_CLUSTER_CONNECTION_URLS: is used only with REDIS_USE_CLUSTER=true');
+    errors.push(...errorsOf(masterName, list));
+    if (errors.length > 0 || !masterName.ok || !list.ok) return { errors };
+    const urlAuth = list.value.auth;
+    const auth: RedisAuth =
+      password === undefined ? urlAuth : { tls: urlAuth.tls, password, ...(urlAuth.username === undefined ? {} : { username: urlAuth.username }) };
+    return {
+      value: {
+        mode: 'sentinel',
+        masterName: masterName.value,
+        sentinels: list.value.nodes,
+        sentinelAuth: withPassword(urlAuth, sentinelPassword),
+        auth,
+      },
+      errors,
+    };
+  }
+
+  const urlsRaw = required(env, 'REDIS_CLUSTER_CONNECTION_URLS', 'required with REDIS_USE_CLUSTER');
+  const list = urlsRaw.ok ? redisNodeList('REDIS_CLUSTER_CONNECTION_URLS', urlsRaw.value, 6379) : urlsRaw;
+  if (sentinelPassword !== undefined) errors.push('REDIS_SENTINEL_PASSWORD: is used only with REDIS_USE_SENTINEL');
+  for (const name of ['REDIS_SENTINEL_MASTER_NAME', 'REDIS_SENTINEL_CONNECTION_URLS']) {
+    if (get(env, name) !== undefined) errors.push(`${name}: is used only with REDIS_USE_SENTINEL=true`);
+  }
+  if (!list.ok) errors.push(list.error);
+  if (errors.length > 0 || !list.ok) return { errors };
+  return { value: { mode: 'cluster', nodes: list.value.nodes, auth: withPassword(list.value.auth, password) }, errors };
 }
 
 function ssoSettings(env: Env): { value?: SsoSettings; errors: string[] } {
@@ -315,6 +445,15 @@ function logLevel(env: Env): Result<string> {
     : bad('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${show(raw)}`);
 }
 
+/** optional: unset means no metrics listener; it may not share the main port */
+function metricsPort(env: Env, port: number | undefined): Result<number | undefined> {
+  if (get(env, 'METRICS_PORT') === undefined) return ok(undefined);
+  const parsed = integer(env, 'METRICS_PORT', 0, 65535, 0);
+  if (!parsed.ok) return parsed;
+  if (parsed.value !== 0 && parsed.value === port) return bad('METRICS_PORT', `must differ from PORT, got ${show(String(parsed.value))}`);
+  return parsed;
+}
+
 function redisKeyPrefix(env: Env): Result<string> {
   return ok(get(env, 'REDIS_KEY_PREFIX') ?? 's3proxy:');
 }
@@ -329,7 +468,9 @@ export function parseConfig(env: Env): ConfigResult {
   };
 
   const port = take(integer(env, 'PORT', 0, 65535, 8080));
-  const redis = take(redisUrl(env));
+  const redisResult = redisConnection(env);
+  errors.push(...redisResult.errors);
+  const redis = redisResult.value;
   const keyPrefix = take(redisKeyPrefix(env));
   const ssoResult = ssoSettings(env);
   errors.push(...ssoResult.errors);
@@ -345,7 +486,9 @@ export function parseConfig(env: Env): ConfigResult {
   const healthcheck = take(healthcheckKey(env));
   const upstreamTimeoutMs = take(secondsAsMs(env, 'AWS_S3_RESPONSE_TIMEOUT', 30));
   const shutdownTimeoutMs = take(secondsAsMs(env, 'SHUTDOWN_TIMEOUT', 9));
+  const headersTimeoutMs = take(secondsAsMs(env, 'REQUEST_HEADERS_TIMEOUT', 10));
   const level = take(logLevel(env));
+  const metrics = take(metricsPort(env, port));
 
   if (
     errors.length > 0 ||
@@ -362,6 +505,7 @@ export function parseConfig(env: Env): ConfigResult {
     s3.region === undefined ||
     upstreamTimeoutMs === undefined ||
     shutdownTimeoutMs === undefined ||
+    headersTimeoutMs === undefined ||
     level === undefined
   ) {
     // every failure pushed an error; the fallback only guards against a bug here
@@ -370,7 +514,7 @@ export function parseConfig(env: Env): ConfigResult {
 
   const config: Config = {
     port,
-    redisUrl: redis,
+    redis,
     redisKeyPrefix: keyPrefix,
     sso,
     tokenCheckGracePeriodSeconds: gracePeriod,
@@ -384,7 +528,9 @@ export function parseConfig(env: Env): ConfigResult {
     },
     ...(healthcheck === undefined ? {} : { healthcheckKey: healthcheck }),
     shutdownTimeoutMs,
+    headersTimeoutMs,
     logLevel: level,
+    ...(metrics === undefined ? {} : { metricsPort: metrics }),
   };
   return { ok: true, config };
 }

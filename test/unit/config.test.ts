@@ -79,7 +79,7 @@ const withEnv = (patch: Env, base: Env = minimalEnv()): Env => ({ ...base, ...pa
 test('a full old-style uktrade environment parses into the expected config', (t) => {
   t.deepEqual(config(oldStyleEnv()), {
     port: 8080,
-    redisUrl: `rediss://:${REDIS_PASSWORD}@redis.example.internal:6379`,
+    redis: { mode: 'standalone', url: `rediss://:${REDIS_PASSWORD}@redis.example.internal:6379` },
     redisKeyPrefix: 's3proxy:',
     sso: {
       mode: 'oauth2',
@@ -104,6 +104,7 @@ test('a full old-style uktrade environment parses into the expected config', (t)
     },
     healthcheckKey: 'healthcheck.txt',
     shutdownTimeoutMs: 9000,
+    headersTimeoutMs: 10000,
     logLevel: 'info',
   });
 });
@@ -111,7 +112,7 @@ test('a full old-style uktrade environment parses into the expected config', (t)
 test('a full newer-style uktrade environment parses into the expected config', (t) => {
   t.deepEqual(config(newStyleEnv()), {
     port: 8000,
-    redisUrl: 'redis://redis:6379',
+    redis: { mode: 'standalone', url: 'redis://redis:6379' },
     redisKeyPrefix: 's3proxy:',
     sso: {
       mode: 'oauth2',
@@ -131,6 +132,7 @@ test('a full newer-style uktrade environment parses into the expected config', (
     },
     healthcheckKey: 'healthcheck.txt',
     shutdownTimeoutMs: 9000,
+    headersTimeoutMs: 10000,
     logLevel: 'info',
   });
 });
@@ -236,28 +238,28 @@ test('PORT rejects anything but a strict whole number in range, echoing the bad 
 
 test('the Redis URI comes from VCAP_SERVICES redis[0].credentials.uri', (t) => {
   const c = config(withEnv({ REDIS_URL: undefined, VCAP_SERVICES: vcap('redis://paas-redis:6379/0') }));
-  t.is(c.redisUrl, 'redis://paas-redis:6379/0');
+  t.deepEqual(c.redis, { mode: 'standalone', url: 'redis://paas-redis:6379/0' });
 });
 
 test('VCAP_SERVICES takes precedence over REDIS_URL and REDIS_ENDPOINT', (t) => {
   const c = config(
     withEnv({ VCAP_SERVICES: vcap('rediss://vcap:6379'), REDIS_URL: 'redis://url:6379', REDIS_ENDPOINT: 'redis://endpoint:6379' }),
   );
-  t.is(c.redisUrl, 'rediss://vcap:6379');
+  t.deepEqual(c.redis, { mode: 'standalone', url: 'rediss://vcap:6379' });
 });
 
 test('REDIS_URL takes precedence over REDIS_ENDPOINT', (t) => {
   const c = config(withEnv({ REDIS_URL: 'redis://url:6379', REDIS_ENDPOINT: 'redis://endpoint:6379' }));
-  t.is(c.redisUrl, 'redis://url:6379');
+  t.deepEqual(c.redis, { mode: 'standalone', url: 'redis://url:6379' });
 });
 
 test('REDIS_ENDPOINT, the older uktrade name, is used when nothing else is set', (t) => {
   const c = config(withEnv({ REDIS_URL: undefined, REDIS_ENDPOINT: 'redis://endpoint:6379' }));
-  t.is(c.redisUrl, 'redis://endpoint:6379');
+  t.deepEqual(c.redis, { mode: 'standalone', url: 'redis://endpoint:6379' });
 });
 
 test('an empty VCAP_SERVICES counts as unset', (t) => {
-  t.is(config(withEnv({ VCAP_SERVICES: '' })).redisUrl, 'redis://localhost:6379');
+  t.deepEqual(config(withEnv({ VCAP_SERVICES: '' })).redis, { mode: 'standalone', url: 'redis://localhost:6379' });
 });
 
 test('a Redis URI is required', (t) => {
@@ -293,6 +295,123 @@ test('redisUrlProblem accepts redis: and rediss: URIs with passwords and databas
   for (const uri of ['redis://localhost', 'rediss://:pw@host:6380/2', 'redis://user:pw@[::1]:6379', 'REDIS://HOST']) {
     t.is(redisUrlProblem(uri), undefined, uri);
   }
+});
+
+// --- Redis Sentinel and Cluster ---------------------------------------------
+
+const sentinelEnv = (patch: Env = {}): Env =>
+  withEnv({
+    REDIS_URL: undefined,
+    REDIS_USE_SENTINEL: 'true',
+    REDIS_SENTINEL_MASTER_NAME: 'mymaster',
+    REDIS_SENTINEL_CONNECTION_URLS: 'redis://sentinel-a:26379,redis://sentinel-b,redis://[::1]:26380',
+    ...patch,
+  });
+
+const clusterEnv = (patch: Env = {}): Env =>
+  withEnv({
+    REDIS_URL: undefined,
+    REDIS_USE_CLUSTER: 'true',
+    REDIS_CLUSTER_CONNECTION_URLS: 'redis://node-a:7000, redis://node-b:7001,redis://node-c',
+    ...patch,
+  });
+
+test('REDIS_USE_SENTINEL names the master and the sentinels, default port 26379', (t) => {
+  t.deepEqual(config(sentinelEnv()).redis, {
+    mode: 'sentinel',
+    masterName: 'mymaster',
+    sentinels: [
+      { host: 'sentinel-a', port: 26379 },
+      { host: 'sentinel-b', port: 26379 },
+      { host: '::1', port: 26380 },
+    ],
+    sentinelAuth: { tls: false },
+    auth: { tls: false },
+  });
+});
+
+test('sentinel URL credentials serve the sentinels and the master; REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD override them', (t) => {
+  const urls = `rediss://app:${REDIS_PASSWORD}@s1:26379,rediss://app:${REDIS_PASSWORD}@s2:26379`;
+  const shared = config(sentinelEnv({ REDIS_SENTINEL_CONNECTION_URLS: urls })).redis;
+  t.like(shared, {
+    mode: 'sentinel',
+    sentinelAuth: { username: 'app', password: REDIS_PASSWORD, tls: true },
+    auth: { username: 'app', password: REDIS_PASSWORD, tls: true },
+  });
+  const split = config(sentinelEnv({ REDIS_SENTINEL_CONNECTION_URLS: urls, REDIS_PASSWORD: 'master-pw', REDIS_SENTINEL_PASSWORD: 'sentinel-pw' })).redis;
+  t.like(split, {
+    sentinelAuth: { username: 'app', password: 'sentinel-pw', tls: true },
+    auth: { username: 'app', password: 'master-pw', tls: true },
+  });
+});
+
+test('percent-encoded credentials in a node URL are decoded', (t) => {
+  const c = config(clusterEnv({ REDIS_CLUSTER_CONNECTION_URLS: 'redis://us%40r:p%3Aw%2F@n1:7000' }));
+  t.deepEqual(c.redis, { mode: 'cluster', nodes: [{ host: 'n1', port: 7000 }], auth: { username: 'us@r', password: 'p:w/', tls: false } });
+});
+
+test('REDIS_USE_CLUSTER takes the seed nodes, default port 6379, and REDIS_PASSWORD for every node', (t) => {
+  t.deepEqual(config(clusterEnv()).redis, {
+    mode: 'cluster',
+    nodes: [
+      { host: 'node-a', port: 7000 },
+      { host: 'node-b', port: 7001 },
+      { host: 'node-c', port: 6379 },
+    ],
+    auth: { tls: false },
+  });
+  t.like(config(clusterEnv({ REDIS_PASSWORD: REDIS_PASSWORD })).redis, { mode: 'cluster', auth: { password: REDIS_PASSWORD, tls: false } });
+  t.like(config(clusterEnv({ REDIS_CLUSTER_CONNECTION_URLS: 'rediss://n1:7000,rediss://n2:7000' })).redis, { auth: { tls: true } });
+});
+
+test('the mode flags accept true/false, 1/0 and yes/no, and an empty or false flag means a single Redis', (t) => {
+  for (const value of ['true', 'TRUE', '1', 'yes']) t.is(config(clusterEnv({ REDIS_USE_CLUSTER: value })).redis.mode, 'cluster', value);
+  for (const value of ['', 'false', '0', 'No']) {
+    t.is(config(withEnv({ REDIS_USE_CLUSTER: value, REDIS_USE_SENTINEL: value })).redis.mode, 'standalone', value);
+  }
+  t.is(onlyError(clusterEnv({ REDIS_USE_CLUSTER: 'on please' })), 'REDIS_USE_CLUSTER: must be true or false, got "on please"');
+});
+
+test('Sentinel and Cluster each need their own variables, and not the other mode at once', (t) => {
+  t.is(onlyError(sentinelEnv({ REDIS_SENTINEL_MASTER_NAME: undefined })), 'REDIS_SENTINEL_MASTER_NAME: required with REDIS_USE_SENTINEL');
+  t.is(onlyError(sentinelEnv({ REDIS_SENTINEL_CONNECTION_URLS: '' })), 'REDIS_SENTINEL_CONNECTION_URLS: required with REDIS_USE_SENTINEL, but is empty');
+  t.is(onlyError(clusterEnv({ REDIS_CLUSTER_CONNECTION_URLS: undefined })), 'REDIS_CLUSTER_CONNECTION_URLS: required with REDIS_USE_CLUSTER');
+  t.true(errors(sentinelEnv({ REDIS_USE_CLUSTER: 'true' })).includes('REDIS_USE_CLUSTER: cannot be combined with REDIS_USE_SENTINEL'));
+  t.is(
+    onlyError(clusterEnv({ REDIS_SENTINEL_MASTER_NAME: 'mymaster' })),
+    'REDIS_SENTINEL_MASTER_NAME: is used only with REDIS_USE_SENTINEL=true',
+  );
+});
+
+test('a second Redis address beside Sentinel or Cluster is an error, not silently ignored', (t) => {
+  t.is(onlyError(clusterEnv({ REDIS_URL: 'redis://other:6379' })), 'REDIS_URL: must not be set together with REDIS_USE_CLUSTER');
+  t.is(onlyError(sentinelEnv({ REDIS_ENDPOINT: 'redis://other:6379' })), 'REDIS_ENDPOINT: must not be set together with REDIS_USE_SENTINEL');
+});
+
+test('Sentinel and Cluster variables without their flag are errors, so a forgotten flag is noticed', (t) => {
+  t.is(onlyError(withEnv({ REDIS_CLUSTER_CONNECTION_URLS: 'redis://n1' })), 'REDIS_CLUSTER_CONNECTION_URLS: is used only with REDIS_USE_CLUSTER=true');
+  t.is(onlyError(withEnv({ REDIS_SENTINEL_MASTER_NAME: 'm' })), 'REDIS_SENTINEL_MASTER_NAME: is used only with REDIS_USE_SENTINEL=true');
+  t.regex(onlyError(withEnv({ REDIS_PASSWORD: REDIS_PASSWORD })), /^REDIS_PASSWORD: is used only with REDIS_USE_SENTINEL or REDIS_USE_CLUSTER/);
+});
+
+test('node URL lists reject empty entries, other schemes, mixed schemes, databases and differing credentials', (t) => {
+  const bad = (urls: string) => onlyError(clusterEnv({ REDIS_CLUSTER_CONNECTION_URLS: urls }));
+  t.regex(bad('redis://a,,redis://b'), /no empty entries/);
+  t.is(bad('redis://a,http://b'), 'REDIS_CLUSTER_CONNECTION_URLS: URL 2 must be a redis: or rediss: URI, not http:');
+  t.regex(bad('redis://a,rediss://b'), /one scheme for all URLs/);
+  t.regex(bad('redis://a:7000/2'), /without a database number/);
+  t.regex(bad('redis://a:7000?x=1'), /without a database number, query or fragment/);
+  t.regex(bad(`redis://:${REDIS_PASSWORD}@a,redis://:other@b`), /same user name and password/);
+  t.is(bad('redis://'), 'REDIS_CLUSTER_CONNECTION_URLS: has no host');
+});
+
+test('a Redis password in sentinel or cluster URLs never appears in an error', (t) => {
+  const urls = [`http://:${REDIS_PASSWORD}@h`, `redis://:${REDIS_PASSWORD}@h/3`, `redis://:${REDIS_PASSWORD}@h,redis://:x@g`, `${REDIS_PASSWORD}`];
+  for (const value of urls) {
+    assertNoSecrets(t, errors(clusterEnv({ REDIS_CLUSTER_CONNECTION_URLS: value })));
+    assertNoSecrets(t, errors(sentinelEnv({ REDIS_SENTINEL_CONNECTION_URLS: value })));
+  }
+  assertNoSecrets(t, errors(withEnv({ REDIS_PASSWORD: REDIS_PASSWORD, REDIS_SENTINEL_PASSWORD: REDIS_PASSWORD })));
 });
 
 test('REDIS_KEY_PREFIX defaults to s3proxy: and can be changed', (t) => {
@@ -599,6 +718,14 @@ test('AWS_S3_RESPONSE_TIMEOUT takes decimal seconds and defaults to 30', (t) => 
   t.is(config(withEnv({ AWS_S3_RESPONSE_TIMEOUT: '120' })).s3.upstreamTimeoutMs, 120000);
 });
 
+test('REQUEST_HEADERS_TIMEOUT takes decimal seconds and defaults to 10', (t) => {
+  t.is(config(minimalEnv()).headersTimeoutMs, 10000);
+  t.is(config(withEnv({ REQUEST_HEADERS_TIMEOUT: '1' })).headersTimeoutMs, 1000);
+  t.is(config(withEnv({ REQUEST_HEADERS_TIMEOUT: '2.5' })).headersTimeoutMs, 2500);
+  t.regex(onlyError(withEnv({ REQUEST_HEADERS_TIMEOUT: '-1' })), /^REQUEST_HEADERS_TIMEOUT: must be a number of seconds/);
+  t.regex(onlyError(withEnv({ REQUEST_HEADERS_TIMEOUT: '0' })), /^REQUEST_HEADERS_TIMEOUT: must be at least/);
+});
+
 test('SHUTDOWN_TIMEOUT takes decimal seconds and defaults to 9', (t) => {
   t.is(config(minimalEnv()).shutdownTimeoutMs, 9000);
   t.is(config(withEnv({ SHUTDOWN_TIMEOUT: '0.25' })).shutdownTimeoutMs, 250);
@@ -606,7 +733,7 @@ test('SHUTDOWN_TIMEOUT takes decimal seconds and defaults to 9', (t) => {
 });
 
 test('timeouts reject zero, negatives, exponents, units, whitespace and values setTimeout cannot hold', (t) => {
-  for (const name of ['AWS_S3_RESPONSE_TIMEOUT', 'SHUTDOWN_TIMEOUT']) {
+  for (const name of ['AWS_S3_RESPONSE_TIMEOUT', 'SHUTDOWN_TIMEOUT', 'REQUEST_HEADERS_TIMEOUT']) {
     for (const value of ['0', '0.0', '0.0001', '-1', '1e3', '30s', ' 30', '30 ', '.5', '5.', '0x1E', 'NaN', '3000000']) {
       const error = onlyError(withEnv({ [name]: value }));
       t.true(error.startsWith(`${name}: `), `${name}=${value}`);
@@ -622,6 +749,31 @@ test('LOG_LEVEL accepts the pino levels, case-insensitively, and defaults to inf
   }
   t.is(config(withEnv({ LOG_LEVEL: 'DEBUG' })).logLevel, 'debug');
   t.is(onlyError(withEnv({ LOG_LEVEL: 'verbose' })), 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"');
+});
+
+test('METRICS_PORT is off when unset or empty', (t) => {
+  t.false('metricsPort' in config(minimalEnv()));
+  t.false('metricsPort' in config(withEnv({ METRICS_PORT: '' })));
+});
+
+test('METRICS_PORT accepts 0 (any free port) to 65535', (t) => {
+  t.is(config(withEnv({ METRICS_PORT: '9102' })).metricsPort, 9102);
+  t.is(config(withEnv({ METRICS_PORT: '0' })).metricsPort, 0);
+  t.is(config(withEnv({ METRICS_PORT: '65535' })).metricsPort, 65535);
+  t.is(config(withEnv({ PORT: '0', METRICS_PORT: '0' })).metricsPort, 0, 'two free ports are two different ports');
+});
+
+test('METRICS_PORT rejects anything but a strict whole number in range, echoing the bad value', (t) => {
+  for (const value of ['65536', '-1', '+9102', '9102.0', ' 9102', 'metrics', '09102']) {
+    const error = onlyError(withEnv({ METRICS_PORT: value }));
+    t.true(error.startsWith('METRICS_PORT: '), value);
+    t.true(error.includes(JSON.stringify(value)), `${value}: ${error}`);
+  }
+});
+
+test('METRICS_PORT must differ from PORT', (t) => {
+  t.is(onlyError(withEnv({ PORT: '8080', METRICS_PORT: '8080' })), 'METRICS_PORT: must differ from PORT, got "8080"');
+  t.is(onlyError(withEnv({ PORT: undefined, METRICS_PORT: '8080' })), 'METRICS_PORT: must differ from PORT, got "8080"', 'PORT defaults to 8080');
 });
 
 test('an echoed bad value is quoted, shortened and kept on one line', (t) => {
