@@ -11,6 +11,7 @@ import type { RequestState } from '../http/request-state.ts';
 import { LoginStates } from './login-states.ts';
 import { Sessions } from './sessions.ts';
 import { SsoRefused, SsoUnavailable, type SsoClient } from './sso-client.ts';
+import { clearCookie, setCookie } from './cookies.ts';
 
 export const callbackPath = '/__redirect_from_sso';
 
@@ -28,15 +29,15 @@ export function bindingCookieName(config: Config): string {
   return `${config.session.cookieName}_login`;
 }
 
-export function cookieOptions(ctx: Context, config: Config, maxAgeSeconds: number) {
-  return {
-    httpOnly: true,
-    secure: ctx.protocol === 'https',
-    sameSite: config.session.sameSite,
-    maxAge: maxAgeSeconds * 1000,
-    path: '/',
-    overwrite: true,
-  } as const;
+/**
+ * The binding of a flow that had to mint a new binding. Two tabs of a fresh
+ * browser starting sign-in at the same moment each mint one, and the second
+ * overwrites the first in the shared cookie; this per-flow copy, sent only to
+ * the callback, short-lived and cleared there, keeps the first tab's sign-in
+ * valid without letting a state work in another browser.
+ */
+function flowBindingName(config: Config, state: string): string {
+  return `${bindingCookieName(config)}_${state.slice(0, 16)}`;
 }
 
 function requestOrigin(ctx: Context): string {
@@ -54,10 +55,13 @@ export async function startSignIn(ctx: Context, deps: SignInDeps): Promise<void>
   // browser does not match.
   const bindingName = bindingCookieName(config);
   const existing = ctx.cookies.get(bindingName);
-  const binding = existing && bindingPattern.test(existing) ? existing : randomBytes(16).toString('base64url');
-  ctx.cookies.set(bindingName, binding, cookieOptions(ctx, config, config.loginStateTtlSeconds));
+  const minted = !(existing && bindingPattern.test(existing));
+  const binding = minted ? randomBytes(16).toString('base64url') : existing;
+  const ttl = config.loginStateTtlSeconds;
+  setCookie(ctx, config, bindingName, binding, { maxAgeSeconds: ttl });
 
   const state = client.randomState();
+  if (minted) setCookie(ctx, config, flowBindingName(config, state), binding, { maxAgeSeconds: ttl, path: callbackPath });
   const codeVerifier = client.randomPKCECodeVerifier();
   const nonce = deps.sso.usesNonce ? client.randomNonce() : undefined;
   await deps.loginStates.save(state, { binding, returnTo: ctx.req.url ?? '/', codeVerifier, ...(nonce ? { nonce } : {}) });
@@ -67,6 +71,7 @@ export async function startSignIn(ctx: Context, deps: SignInDeps): Promise<void>
     codeChallenge: await client.calculatePKCECodeChallenge(codeVerifier),
     ...(nonce ? { nonce } : {}),
   });
+  (ctx.state as RequestState).signIn = { outcome: 'started' };
   ctx.set('cache-control', 'no-store');
   ctx.redirect(url.href);
 }
@@ -76,22 +81,32 @@ const tooLongMessage = 'Sign-in may have taken too long. Please try the original
 export async function completeSignIn(ctx: Context, deps: SignInDeps): Promise<void> {
   const { config, logger } = deps;
   const state = ctx.state as RequestState;
+  state.route = 'callback';
+  // Overwritten below wherever the outcome is known; an unforeseen throw stays a failure.
+  state.signIn = { outcome: 'failed', reason: 'error' };
   const origin = requestOrigin(ctx);
   const query = new URLSearchParams(ctx.querystring);
   const code = query.get('code');
   const loginState = query.get('state');
-  if (!code || !loginState) throw new HttpProblem(400, 'the callback needs code and state');
+  if (!code || !loginState) {
+    state.signIn = { outcome: 'failed', reason: 'missing_parameters' };
+    throw new HttpProblem(400, 'the callback needs code and state');
+  }
 
   const login = await deps.loginStates.take(loginState);
-  const binding = ctx.cookies.get(bindingCookieName(config));
-  if (!login || login.binding !== binding) {
+  const flowBinding = flowBindingName(config, loginState);
+  const bindings = [ctx.cookies.get(bindingCookieName(config)), ctx.cookies.get(flowBinding)];
+  if (bindings[1] !== undefined) clearCookie(ctx, config, flowBinding, callbackPath);
+  if (!login || !bindings.includes(login.binding)) {
     // A stale or replayed link in a browser that is signed in anyway: no need to complain.
     const session = await deps.sessions.load(ctx.cookies.get(config.session.cookieName));
     if (session) {
+      state.signIn = { outcome: 'skipped', reason: 'already_signed_in' };
       ctx.set('cache-control', 'no-store');
       ctx.redirect(origin + '/');
       return;
     }
+    state.signIn = { outcome: 'failed', reason: login ? 'other_browser' : 'unknown_state' };
     throw new HttpProblem(403, login ? 'login state from another browser' : 'unknown, expired or used login state', {}, tooLongMessage);
   }
 
@@ -104,10 +119,14 @@ export async function completeSignIn(ctx: Context, deps: SignInDeps): Promise<vo
     });
   } catch (error) {
     if (error instanceof SsoRefused) {
+      state.signIn = { outcome: 'failed', reason: 'sso_refused' };
       logger.warn({ requestId: state.requestId, reason: error.message }, 'sign-in refused by SSO');
       throw new HttpProblem(403, `SSO refused the sign-in: ${error.message}`);
     }
-    if (error instanceof SsoUnavailable) throw new HttpProblem(500, `SSO unavailable: ${error.message}`);
+    if (error instanceof SsoUnavailable) {
+      state.signIn = { outcome: 'failed', reason: 'sso_unavailable' };
+      throw new HttpProblem(500, `SSO unavailable: ${error.message}`);
+    }
     throw error;
   }
 
@@ -115,7 +134,8 @@ export async function completeSignIn(ctx: Context, deps: SignInDeps): Promise<vo
   await deps.sessions.destroy(ctx.cookies.get(config.session.cookieName));
   const session = await deps.sessions.create(signedIn.identity, signedIn.accessToken);
   state.user = session.identity;
-  ctx.cookies.set(config.session.cookieName, session.id, cookieOptions(ctx, config, config.session.maxAgeSeconds));
+  setCookie(ctx, config, config.session.cookieName, session.id, { maxAgeSeconds: config.session.maxAgeSeconds });
+  state.signIn = { outcome: 'succeeded' };
   logger.info({ requestId: state.requestId, user: session.identity.email }, 'signed in');
   ctx.set('cache-control', 'no-store');
   ctx.redirect(origin + login.returnTo);

@@ -5,7 +5,8 @@ import type { Context } from 'koa';
 import { escapeHtml } from '../http/problems.ts';
 import { clientOrigin } from '../http/client-origin.ts';
 import type { SignInDeps } from './sign-in.ts';
-import { bindingCookieName, cookieOptions } from './sign-in.ts';
+import { bindingCookieName } from './sign-in.ts';
+import { clearCookie } from './cookies.ts';
 import type { RequestState } from '../http/request-state.ts';
 
 export const signOutPath = '/__s3proxy/logout';
@@ -14,8 +15,8 @@ export const signedOutPath = '/__s3proxy/signed-out';
 export async function signOut(ctx: Context, deps: SignInDeps): Promise<void> {
   const { config } = deps;
   await deps.sessions.destroy(ctx.cookies.get(config.session.cookieName));
-  ctx.cookies.set(config.session.cookieName, '', { ...cookieOptions(ctx, config, 0), maxAge: 0, expires: new Date(0) });
-  ctx.cookies.set(bindingCookieName(config), '', { ...cookieOptions(ctx, config, 0), maxAge: 0, expires: new Date(0) });
+  clearCookie(ctx, config, config.session.cookieName);
+  clearCookie(ctx, config, bindingCookieName(config));
   ctx.set('cache-control', 'no-store');
   (ctx.state as RequestState).route = 'sign-out';
 

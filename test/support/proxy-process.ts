@@ -74,7 +74,14 @@ export async function startProxy(env: Record<string, string | undefined>, { time
       check();
     });
 
-  const listening = await waitForLog((line) => line.msg === 'listening', timeoutMs);
+  let listening: LogLine;
+  try {
+    listening = await waitForLog((line) => line.msg === 'listening', timeoutMs);
+  } catch (error) {
+    // A proxy that never listened would otherwise outlive the test run.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw error;
+  }
   const port = listening.port as number;
   return {
     url: `http://127.0.0.1:${port}`,
