@@ -9,8 +9,12 @@ import { LoginStates } from './auth/login-states.ts';
 import { Sessions } from './auth/sessions.ts';
 import { S3Origin } from './s3/origin.ts';
 import { createSigner } from './s3/signer.ts';
+import { createS3Client } from './s3/s3-client.ts';
 import { createApp } from './http/app.ts';
 import { manageLifecycle } from './lifecycle/graceful-shutdown.ts';
+import { createMetrics } from './observability/metrics.ts';
+import { startMetricsServer, type MetricsServer } from './observability/metrics-server.ts';
+import { createReadiness } from './observability/health.ts';
 
 const parsed = parseConfig(process.env);
 if (!parsed.ok) {
@@ -20,7 +24,11 @@ if (!parsed.ok) {
 const config = parsed.config;
 const logger = createLogger(config.logLevel);
 
-const redis = createRedis(config.redisUrl, logger);
+const metrics = config.metricsPort === undefined ? undefined : createMetrics();
+
+const redis = createRedis(config.redis, logger);
+// ioredis reports every failed connection attempt here; failed commands are counted per request.
+if (metrics) redis.on('error', () => metrics.redisErrors.inc({ kind: 'connection' }));
 if (!(await waitForRedis(redis, 3_000))) {
   logger.warn('redis is not reachable yet: requests needing a session answer 503 until it is');
 }
@@ -29,10 +37,14 @@ const origin = new S3Origin({
   sign: createSigner(config.s3.region, config.s3.credentials),
   headersTimeoutMs: config.s3.upstreamTimeoutMs,
 });
+const readiness = createReadiness({ redis, origin, location: config.s3.location, logger });
 const deps = {
   config,
   logger,
   origin,
+  metrics,
+  readiness,
+  s3: createS3Client(config.s3),
   sso: createSsoClient(config.sso),
   loginStates: new LoginStates(redis, config.redisKeyPrefix, config.loginStateTtlSeconds),
   sessions: new Sessions(redis, config.redisKeyPrefix, config.session.maxAgeSeconds),
@@ -41,19 +53,36 @@ const deps = {
 const server = http.createServer(
   {
     // Header dribbling and oversized headers end early (408 / 431 from Node).
-    headersTimeout: 10_000,
-    requestTimeout: 30_000,
+    headersTimeout: config.headersTimeoutMs,
+    // Node refuses a requestTimeout shorter than headersTimeout
+    requestTimeout: Math.max(30_000, config.headersTimeoutMs),
+    // Node checks both timeouts only this often (default 30 s, which would
+    // let a dribbling client hold its connection far past headersTimeout)
+    connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs),
     maxHeaderSize: 16 * 1024,
     keepAliveTimeout: 5_000,
   },
   createApp(deps).callback(),
 );
 
+let metricsServer: MetricsServer | undefined;
+if (metrics && config.metricsPort !== undefined) {
+  try {
+    metricsServer = await startMetricsServer(metrics.registry, config.metricsPort, logger);
+  } catch (error) {
+    logger.fatal({ port: config.metricsPort, err: { message: (error as Error).message } }, 'metrics listener failed to start');
+    process.exit(1);
+  }
+}
+
 manageLifecycle(server, {
   timeoutMs: config.shutdownTimeoutMs,
   logger,
+  // Load balancers see 503 on readiness while the responses in flight drain.
+  onDraining: () => readiness.markDraining(),
   release: async () => {
-    await Promise.allSettled([redis.quit(), origin.close()]);
+    deps.s3.destroy();
+    await Promise.allSettled([redis.quit(), origin.close(), metricsServer?.close()]);
   },
 });
 

@@ -5,6 +5,7 @@ import Router from '@koa/router';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { S3Origin } from '../s3/origin.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { keyFromRequestPath } from '../s3/object-key.ts';
 import { StoreUnavailable } from '../store/redis-client.ts';
 import { callbackPath, completeSignIn, type SignInDeps } from '../auth/sign-in.ts';
@@ -14,7 +15,11 @@ import { HttpProblem, htmlProblem, plainTextProblem } from './problems.ts';
 import { isNavigation, originFormTarget } from './client-origin.ts';
 import { requestIdFrom } from './request-id.ts';
 import { serveObject } from './serve-object.ts';
+import { serveListing } from './serve-listing.ts';
 import type { RequestState } from './request-state.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { observeRequest } from '../observability/request-metrics.ts';
+import { healthRoutes, type Readiness } from '../observability/health.ts';
 
 /** Paths the proxy keeps for itself: objects with these keys cannot be proxied. */
 export const reservedPrefix = '/__s3proxy/';
@@ -22,8 +27,14 @@ const mePath = `${reservedPrefix}me`;
 
 export interface AppDeps extends SignInDeps {
   origin: S3Origin;
+  /** for folder listings; absent: a path ending in '/' is asked for as an object */
+  s3?: S3Client;
   /** extra routes under reservedPrefix, added by later features */
   extend?: (router: Router) => void;
+  /** absent: no metrics are recorded */
+  metrics?: Metrics;
+  /** absent: no /__s3proxy/live and /__s3proxy/ready */
+  readiness?: Readiness;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -31,8 +42,14 @@ export function createApp(deps: AppDeps): Koa {
   app.silent = true;
   const { config, logger } = deps;
 
-  app.use(requestLog(logger));
+  app.use(requestLog(logger, deps.metrics));
   app.use(problems(logger));
+  // Node only caps the request line together with the headers (431); a long
+  // request-target on its own gets the status that names it.
+  app.use(async (ctx, next) => {
+    if ((ctx.req.url ?? '').length > 8 * 1024) throw new HttpProblem(414, 'request-target longer than 8 KiB');
+    return next();
+  });
 
   const router = new Router();
   router.get(callbackPath, (ctx) => completeSignIn(ctx, deps));
@@ -46,6 +63,7 @@ export function createApp(deps: AppDeps): Koa {
     ctx.set('cache-control', 'no-store');
     ctx.body = { email, name, id };
   });
+  if (deps.readiness) healthRoutes(router, deps.readiness);
   deps.extend?.(router);
   app.use(router.routes());
   app.use(async (ctx, next) => {
@@ -77,34 +95,50 @@ async function objects(ctx: Context, deps: AppDeps, config: Config): Promise<voi
     state.route = 'sign-in';
     return;
   }
+  if (deps.s3 && (parsed.key === '' || parsed.key.endsWith('/'))) {
+    state.route = 'listing';
+    return serveListing(ctx, parsed.key, { s3: deps.s3, location: config.s3.location, logger: deps.logger });
+  }
   await serveObject(ctx, parsed.key, { origin: deps.origin, location: config.s3.location, logger: deps.logger });
   // Signed-in content is kept out of shared caches unless the object says otherwise.
   if (!ctx.response.get('cache-control')) ctx.set('cache-control', 'private');
 }
 
-function requestLog(logger: Logger) {
+function requestLog(logger: Logger, metrics: Metrics | undefined) {
   return async (ctx: Context, next: Next) => {
     const requestId = requestIdFrom(ctx.req.headers['x-request-id']);
     const state: RequestState = { requestId, startedAt: process.hrtime.bigint(), bytesSent: 0, route: 'other' };
     ctx.state = state;
     ctx.set('x-request-id', requestId);
+    metrics?.httpInFlight.inc();
     ctx.res.once('close', () => {
       const durationMs = Number(process.hrtime.bigint() - state.startedAt) / 1e6;
+      // A response torn down before its headers went out was never answered:
+      // 499 (nginx's "client closed request"), not Koa's placeholder 404.
+      const status = ctx.res.headersSent ? ctx.res.statusCode : 499;
+      const completed = ctx.res.writableFinished;
       logger.info(
         {
           requestId,
           method: ctx.method,
           path: ctx.path,
           route: state.route,
-          status: ctx.res.statusCode,
+          status,
           key: state.s3Key,
           user: state.user?.email,
           bytesSent: state.bytesSent,
           durationMs: Math.round(durationMs * 10) / 10,
-          completed: ctx.res.writableFinished,
+          completed,
+          s3Status: state.s3?.status,
+          s3Code: state.s3?.code ?? state.s3?.failure,
+          s3LatencyMs: state.s3?.latencyMs === undefined ? undefined : Math.round(state.s3.latencyMs * 10) / 10,
         },
         'request',
       );
+      if (metrics) {
+        metrics.httpInFlight.dec();
+        observeRequest(metrics, { method: ctx.method, status, completed, durationSeconds: durationMs / 1000, state });
+      }
     });
     await next();
   };
@@ -125,6 +159,7 @@ function problems(logger: Logger) {
         else logger.debug({ requestId: state.requestId, detail: error.message }, 'request refused');
       } else if (error instanceof StoreUnavailable) {
         status = 503;
+        state.storeUnavailable = true;
         logger.error({ requestId: state.requestId }, 'redis unavailable');
       } else {
         logger.error({ requestId: state.requestId, err: error }, 'unexpected error');

@@ -13,6 +13,7 @@ import { objectTarget } from '../s3/s3-target.ts';
 import { pickRequestHeaders, pickResponseHeaders } from '../s3/forwarded-headers.ts';
 import { classifyS3Response, errorCodeFromBody } from '../s3/s3-errors.ts';
 import { HttpProblem } from './problems.ts';
+import { ifRangeHolds } from './if-range.ts';
 import type { RequestState } from './request-state.ts';
 
 /** Types a browser would run as a document: sandboxed so they cannot script this origin. */
@@ -35,15 +36,27 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
   const onClose = () => abort.abort();
   ctx.res.once('close', onClose);
   let upstream: OriginResponse;
+  const forwarded = pickRequestHeaders(ctx.req.headers);
+  const sentAt = process.hrtime.bigint();
   try {
-    upstream = await deps.origin.request(method, target.path, pickRequestHeaders(ctx.req.headers), abort.signal);
+    upstream = await deps.origin.request(method, target.path, forwarded, abort.signal);
+    const ifRange = forwarded['if-range'];
+    if (upstream.status === 206 && ifRange !== undefined && !ifRangeHolds(ifRange, text(upstream, 'etag'), text(upstream, 'last-modified'))) {
+      // The object changed since the client's copy: it gets the whole new one.
+      discard(upstream);
+      const { range: _range, 'if-range': _ifRange, ...rest } = forwarded;
+      upstream = await deps.origin.request(method, target.path, rest, abort.signal);
+    }
   } catch (error) {
+    if (error instanceof OriginUnavailable) state.s3 = { method, failure: error.failure };
     throw originProblem(error);
   } finally {
     ctx.res.off('close', onClose);
   }
+  state.s3 = { method, status: upstream.status, latencyMs: Number(process.hrtime.bigint() - sentAt) / 1e6 };
 
   const code = upstream.status >= 400 && method === 'GET' ? errorCodeFromBody(await readErrorBody(upstream)) : undefined;
+  if (code !== undefined) state.s3.code = code;
   const outcome = classifyS3Response(upstream.status, code);
   if (outcome.kind === 'error') {
     if (method === 'HEAD') await upstream.body.dump();
@@ -56,7 +69,9 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
   ctx.set(pickResponseHeaders(upstream.headers));
   ctx.set('x-content-type-options', 'nosniff');
   if (wantsDownload(ctx.querystring)) ctx.set('content-disposition', attachment(key));
-  if (executableType.test(ctx.response.get('content-type'))) ctx.set('content-security-policy', 'sandbox');
+  // No script, form or plugin runs; same-origin is kept so that the page's own
+  // images and video (SameSite=Lax cookies) still load from the bucket.
+  if (executableType.test(ctx.response.get('content-type'))) ctx.set('content-security-policy', 'sandbox allow-same-origin');
 
   if (upstream.status === 200 || upstream.status === 206) {
     if (method === 'HEAD') {
@@ -102,6 +117,17 @@ function wantsDownload(querystring: string): boolean {
 function attachment(key: string): string {
   const name = key.split('/').filter(Boolean).pop() ?? 'download';
   return contentDisposition(name, { type: 'attachment' });
+}
+
+/** Drops a body unread. Destroying an undici body emits an error: it is expected here. */
+function discard(response: OriginResponse): void {
+  response.body.on('error', () => undefined);
+  response.body.destroy();
+}
+
+function text(response: OriginResponse, name: string): string | undefined {
+  const value = response.headers[name];
+  return typeof value === 'string' ? value : undefined;
 }
 
 function headersOf(ctx: Context): Record<string, string> {

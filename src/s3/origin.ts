@@ -30,7 +30,8 @@ export interface OriginOptions {
   headersTimeoutMs: number;
   /** how long a body may stay silent while the client is reading */
   bodyTimeoutMs?: number;
-  connections?: number;
+  /** at most this many connections to S3; unlimited by default */
+  connections?: number | null;
 }
 
 export class S3Origin {
@@ -42,7 +43,9 @@ export class S3Origin {
     this.origin = new URL(options.origin);
     this.#sign = options.sign;
     this.#pool = new Pool(this.origin.origin, {
-      connections: options.connections ?? 256,
+      // A download holds its connection for as long as the client reads, so
+      // a cap here would queue the next viewer behind the slowest ones.
+      connections: options.connections ?? null,
       pipelining: 1,
       keepAliveTimeout: 30_000,
       headersTimeout: options.headersTimeoutMs,
