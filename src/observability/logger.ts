@@ -10,7 +10,8 @@ export function createLogger(level: string): Logger {
     base: { service: 's3proxy' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ['*.cookie', '*.authorization', '*.accessToken', '*.access_token', '*.token', '*.secret'],
+      // Named paths, not wildcards: a wildcard redaction walks every log line.
+      paths: ['cookie', 'authorization', 'accessToken', 'token', 'secret', 'headers.cookie', 'headers.authorization'],
       censor: '[redacted]',
     },
   });
