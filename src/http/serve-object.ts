@@ -83,6 +83,9 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
     upstream.body.on('data', (chunk: Buffer) => {
       state.bytesSent += chunk.length;
     });
+    // A client gone before Koa starts piping makes Koa destroy the body, and
+    // undici then emits an abort error with no pipeline yet to receive it.
+    upstream.body.on('error', () => undefined);
     ctx.body = upstream.body;
     return;
   }
