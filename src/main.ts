@@ -86,6 +86,11 @@ manageLifecycle(server, {
   },
 });
 
+server.once('error', (error: NodeJS.ErrnoException) => {
+  // A port taken or forbidden is a deployment problem: one line, no stack trace.
+  logger.fatal({ port: config.port, code: error.code }, `cannot listen on PORT ${config.port}: ${error.code ?? error.message}`);
+  process.exit(1);
+});
 server.listen(config.port, () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -14,7 +14,7 @@ import { signOut, signOutPath, signedOutPage, signedOutPath } from '../auth/sign
 import { HttpProblem, htmlProblem, plainTextProblem } from './problems.ts';
 import { isNavigation, originFormTarget } from './client-origin.ts';
 import { requestIdFrom } from './request-id.ts';
-import { serveObject } from './serve-object.ts';
+import { serveObject, type ServeObjectDeps } from './serve-object.ts';
 import { serveListing } from './serve-listing.ts';
 import type { RequestState } from './request-state.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -29,8 +29,6 @@ export interface AppDeps extends SignInDeps {
   origin: S3Origin;
   /** for folder listings; absent: a path ending in '/' is asked for as an object */
   s3?: S3Client;
-  /** extra routes under reservedPrefix, added by later features */
-  extend?: (router: Router) => void;
   /** absent: no metrics are recorded */
   metrics?: Metrics;
   /** absent: no /__s3proxy/live and /__s3proxy/ready */
@@ -64,18 +62,19 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = { email, name, id };
   });
   if (deps.readiness) healthRoutes(router, deps.readiness);
-  deps.extend?.(router);
   app.use(router.routes());
   app.use(async (ctx, next) => {
     if (ctx.path.startsWith(reservedPrefix) || ctx.path === callbackPath) throw new HttpProblem(404, 'reserved path');
     return next();
   });
 
-  app.use((ctx) => objects(ctx, deps, config));
+  const objectDeps: ServeObjectDeps = { origin: deps.origin, location: config.s3.location, logger };
+  app.use((ctx) => objects(ctx, deps, objectDeps));
   return app;
 }
 
-async function objects(ctx: Context, deps: AppDeps, config: Config): Promise<void> {
+async function objects(ctx: Context, deps: AppDeps, objectDeps: ServeObjectDeps): Promise<void> {
+  const { config } = deps;
   const state = ctx.state as RequestState;
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
     throw new HttpProblem(405, `method ${ctx.method}`, { allow: 'GET, HEAD' });
@@ -87,7 +86,7 @@ async function objects(ctx: Context, deps: AppDeps, config: Config): Promise<voi
 
   if (config.healthcheckKey !== undefined && parsed.key === config.healthcheckKey) {
     state.route = 'healthcheck';
-    return serveObject(ctx, parsed.key, { origin: deps.origin, location: config.s3.location, logger: deps.logger });
+    return serveObject(ctx, parsed.key, objectDeps);
   }
   state.route = 'object';
   const session = await requireSession(ctx, deps);
@@ -99,7 +98,7 @@ async function objects(ctx: Context, deps: AppDeps, config: Config): Promise<voi
     state.route = 'listing';
     return serveListing(ctx, parsed.key, { s3: deps.s3, location: config.s3.location, logger: deps.logger });
   }
-  await serveObject(ctx, parsed.key, { origin: deps.origin, location: config.s3.location, logger: deps.logger });
+  await serveObject(ctx, parsed.key, objectDeps);
   // Signed-in content is kept out of shared caches unless the object says otherwise.
   if (!ctx.response.get('cache-control')) ctx.set('cache-control', 'private');
 }
