@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createBucket, patternBytes, type S3Stack } from '../../test/support/s3-fixtures.ts';
-import { proxyEnv } from '../../test/support/proxy-env.ts';
+import { proxyEnv, oauth2Sso } from '../../test/support/proxy-env.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../../test/support/oauth2-sso-server.ts';
 import { UserAgent } from '../../test/support/user-agent.ts';
 import { startBenchProxy, type BenchProxy } from './proxy.ts';
@@ -121,7 +121,7 @@ export async function signIn(stack: S3Stack, bucket: string, extra: Record<strin
   const sso = await startOAuth2Sso();
   const env = proxyEnv(stack, {
     bucket,
-    sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+    sso: oauth2Sso(sso),
     extra,
   });
   let proxy: BenchProxy | undefined;

@@ -8,10 +8,10 @@ import http from 'node:http';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
-import { proxyEnv } from '../support/proxy-env.ts';
+import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
-import { UserAgent } from '../support/user-agent.ts';
+import { signedInCookie } from '../support/user-agent.ts';
 
 const stack = s3Stack();
 const clients = Number(process.env.FAULT_ABORT_CLIENTS ?? 1000);
@@ -30,13 +30,10 @@ test.before(async () => {
   proxy = await startProxy(
     proxyEnv(stack, {
       bucket,
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
     }),
   );
-  const user = new UserAgent();
-  const signedIn = await user.signInOAuth2(`${proxy.url}/small.txt`);
-  if (signedIn.response.status !== 200) throw new Error(`sign-in failed: ${signedIn.response.status}`);
-  cookie = (await user.jar.getCookieString(proxy.url)) ?? '';
+  cookie = await signedInCookie(`${proxy.url}/small.txt`, proxy.url);
 });
 
 test.after.always(async () => {

@@ -6,10 +6,10 @@
 import test from 'ava';
 import net from 'node:net';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
-import { proxyEnv } from '../support/proxy-env.ts';
+import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
-import { UserAgent } from '../support/user-agent.ts';
+import { signedInCookie } from '../support/user-agent.ts';
 
 const stack = s3Stack();
 const seed = Number(process.env.FAULT_FUZZ_SEED ?? 20240611);
@@ -32,15 +32,12 @@ test.before(async () => {
     proxyEnv(stack, {
       bucket,
       keyPrefix: 'inside/',
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
       // thousands of request lines are the evidence; nothing else is needed
       extra: { LOG_LEVEL: 'info' },
     }),
   );
-  const user = new UserAgent();
-  const signedIn = await user.signInOAuth2(`${proxy.url}/ok.txt`);
-  if (signedIn.response.status !== 200) throw new Error(`sign-in failed: ${signedIn.response.status}`);
-  cookie = (await user.jar.getCookieString(proxy.url)) ?? '';
+  cookie = await signedInCookie(`${proxy.url}/ok.txt`, proxy.url);
 });
 
 test.after.always(async () => {

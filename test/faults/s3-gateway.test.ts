@@ -12,10 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
-import { proxyEnv } from '../support/proxy-env.ts';
+import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
-import { UserAgent } from '../support/user-agent.ts';
+import { signedInCookie } from '../support/user-agent.ts';
 
 const stack = s3Stack();
 const size = 50 * 1024 * 1024;
@@ -83,15 +83,12 @@ test.before(async () => {
   sso = await startOAuth2Sso();
   const env = proxyEnv(stack, {
     bucket,
-    sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+    sso: oauth2Sso(sso),
     extra: { AWS_S3_RESPONSE_TIMEOUT: '2' },
   });
   env.AWS_S3_ENDPOINT = `http://127.0.0.1:${gatewayPort}/${bucket}/`;
   proxy = await startProxy(env);
-  const user = new UserAgent();
-  const signedIn = await user.signInOAuth2(`${proxy.url}/small.txt`);
-  if (signedIn.response.status !== 200) throw new Error(`sign-in failed: ${signedIn.response.status}`);
-  cookie = (await user.jar.getCookieString(proxy.url)) ?? '';
+  cookie = await signedInCookie(`${proxy.url}/small.txt`, proxy.url);
 });
 
 test.after.always(async () => {

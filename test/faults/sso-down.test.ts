@@ -4,7 +4,7 @@
 // taken down and brought back on the same port.
 import test from 'ava';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
-import { proxyEnv } from '../support/proxy-env.ts';
+import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
 import { UserAgent } from '../support/user-agent.ts';
@@ -24,7 +24,7 @@ test.before(async () => {
   proxy = await startProxy(
     proxyEnv(stack, {
       bucket,
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
       extra: { SSO_TOKEN_CHECK_GRACE_PERIOD: '300' },
     }),
   );
@@ -81,7 +81,7 @@ test.serial('with SSO down, a session past its grace period is refused with 500 
   const strict = await startProxy(
     proxyEnv(stack, {
       bucket,
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
       extra: { SSO_TOKEN_CHECK_GRACE_PERIOD: '0' },
     }),
   );

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
-import { proxyEnv } from '../support/proxy-env.ts';
+import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, grantGetObjectOnly, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
 import { UserAgent } from '../support/user-agent.ts';
@@ -38,7 +38,7 @@ test.before(async () => {
     proxyEnv(stack, {
       bucket,
       keyPrefix: 'public/',
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
       healthcheckKey: 'health.txt',
     }),
   );
@@ -229,7 +229,7 @@ test('a missing key is 403 when the credentials may only get objects', async (t)
   const limited = await startProxy(
     proxyEnv(stack, {
       bucket: limitedBucket,
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
       credentials: stack.limited!,
     }),
   );
@@ -250,7 +250,7 @@ test("wrong S3 credentials are a 500 and an error log naming S3's code, never S3
   const wrong = await startProxy(
     proxyEnv(stack, {
       bucket,
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
       credentials: { accessKey: stack.accessKey, secretKey: 'not-the-secret-key-at-all' },
     }),
   );

@@ -3,7 +3,7 @@
 // refusing to list.
 import test from 'ava';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
-import { proxyEnv } from '../support/proxy-env.ts';
+import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, grantGetObjectOnly, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
 import { UserAgent } from '../support/user-agent.ts';
@@ -82,7 +82,7 @@ test.before(async () => {
     proxyEnv(stack, {
       bucket,
       keyPrefix: 'root/',
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
     }),
   );
   user = new UserAgent();
@@ -242,7 +242,7 @@ test('credentials that may not list the bucket get 403 for a listing, while obje
   const limited = await startProxy(
     proxyEnv(stack, {
       bucket: limitedBucket,
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
       credentials: stack.limited!,
     }),
   );
@@ -270,7 +270,7 @@ async function brokenProxy(t: { teardown(fn: () => Promise<void>): void }, chang
   const env = proxyEnv(stack, {
     bucket,
     keyPrefix: 'root/',
-    sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+    sso: oauth2Sso(sso),
     extra: { AWS_S3_RESPONSE_TIMEOUT: '1.5' },
   });
   change(env);

@@ -3,7 +3,7 @@
 // on the other, and a sign-out on one ends it on both.
 import test from 'ava';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
-import { proxyEnv } from '../support/proxy-env.ts';
+import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
 import { UserAgent } from '../support/user-agent.ts';
@@ -21,7 +21,7 @@ test.before(async () => {
   sso = await startOAuth2Sso();
   const env = proxyEnv(stack, {
     bucket,
-    sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+    sso: oauth2Sso(sso),
   });
   [a, b] = await Promise.all([startProxy(env), startProxy(env)]);
 });

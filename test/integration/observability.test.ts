@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
-import { proxyEnv } from '../support/proxy-env.ts';
+import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, grantGetObjectOnly, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
 import { UserAgent } from '../support/user-agent.ts';
@@ -30,7 +30,7 @@ function start(extra: Record<string, string> = {}, options: { redisUrl?: string;
     proxyEnv(stack, {
       bucket,
       keyPrefix: 'files/',
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
       ...options,
       extra: { METRICS_PORT: '0', ...extra },
     }),
@@ -205,7 +205,7 @@ test.serial('the metrics listener serves GET /metrics only, and the public port 
 
 test('without METRICS_PORT there is no metrics listener', async (t) => {
   const plain = await startProxy(
-    proxyEnv(stack, { bucket, sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret } }),
+    proxyEnv(stack, { bucket, sso: oauth2Sso(sso) }),
   );
   try {
     t.false(plain.logs().some((l) => l.msg === 'metrics listening'));
@@ -352,7 +352,7 @@ test('readiness reports S3 down when the bucket does not exist', async (t) => {
   const own = await startProxy(
     proxyEnv(stack, {
       bucket: `${bucket}-missing`,
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
     }),
   );
   try {
@@ -368,7 +368,7 @@ test('readiness reports S3 down when S3 rejects the credentials', async (t) => {
   const own = await startProxy(
     proxyEnv(stack, {
       bucket,
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
       credentials: { accessKey: stack.accessKey, secretKey: `${stack.secretKey}-wrong` },
     }),
   );
@@ -390,7 +390,7 @@ test('readiness is 200 for credentials that may read objects but not list the bu
     proxyEnv(stack, {
       bucket: limitedBucket,
       keyPrefix: 'files/',
-      sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+      sso: oauth2Sso(sso),
       credentials: stack.limited,
       healthcheckKey: 'small.txt',
     }),

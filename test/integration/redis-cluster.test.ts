@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
-import { proxyEnv } from '../support/proxy-env.ts';
+import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
 import { UserAgent } from '../support/user-agent.ts';
@@ -39,7 +39,7 @@ test.before(async () => {
   sso = await startOAuth2Sso();
   const env = proxyEnv(stack, {
     bucket,
-    sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+    sso: oauth2Sso(sso),
     extra: {
       REDIS_USE_CLUSTER: 'true',
       // one seed node is enough: ioredis discovers the rest from it
@@ -118,7 +118,7 @@ test('through Sentinel, the proxy finds the master by name and keeps sessions th
 
   const env = proxyEnv(stack, {
     bucket,
-    sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+    sso: oauth2Sso(sso),
     extra: {
       REDIS_USE_SENTINEL: 'true',
       REDIS_SENTINEL_MASTER_NAME: 'themaster',

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
-import { proxyEnv } from '../support/proxy-env.ts';
+import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
 import { navigationHeaders, UserAgent } from '../support/user-agent.ts';
@@ -32,7 +32,7 @@ async function setUp(extra: Record<string, string> = {}): Promise<Setup> {
   const sso = await startOAuth2Sso();
   const env = proxyEnv(stack, {
     bucket,
-    sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+    sso: oauth2Sso(sso),
     healthcheckKey: 'health.txt',
     extra,
   });

@@ -7,11 +7,11 @@ import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
-import { proxyEnv } from '../support/proxy-env.ts';
+import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.ts';
-import { UserAgent } from '../support/user-agent.ts';
+import { signedInCookie } from '../support/user-agent.ts';
 import { freePort } from '../support/free-port.ts';
 
 const stack = s3Stack();
@@ -32,15 +32,12 @@ test.before(async () => {
   relay = await startTcpRelay({ host: stack.endpoint.hostname, port: Number(stack.endpoint.port) });
   const env = proxyEnv(stack, {
     bucket,
-    sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+    sso: oauth2Sso(sso),
     extra: { AWS_S3_RESPONSE_TIMEOUT: '1.5' },
   });
   env.AWS_S3_ENDPOINT = `${relay.url}/${bucket}/`;
   proxy = await startProxy(env);
-  const user = new UserAgent();
-  const signedIn = await user.signInOAuth2(`${proxy.url}/small.txt`);
-  if (signedIn.response.status !== 200) throw new Error(`sign-in failed: ${signedIn.response.status}`);
-  cookie = (await user.jar.getCookieString(proxy.url)) ?? '';
+  cookie = await signedInCookie(`${proxy.url}/small.txt`, proxy.url);
 });
 
 test.after.always(async () => {
@@ -154,7 +151,7 @@ test('S3 unreachable is a 502', async (t) => {
   const closedPort = await freePort();
   const env = proxyEnv(stack, {
     bucket,
-    sso: { mode: 'oauth2', url: sso.url, clientId: sso.clientId, clientSecret: sso.clientSecret },
+    sso: oauth2Sso(sso),
     healthcheckKey: 'small.txt',
   });
   env.AWS_S3_ENDPOINT = `http://127.0.0.1:${closedPort}/${bucket}/`;

@@ -7,6 +7,11 @@ export type SsoForTest =
   | { mode: 'oauth2'; url: string; clientId: string; clientSecret: string }
   | { mode: 'oidc'; issuer: string; clientId: string; clientSecret: string };
 
+/** The SSO_URL-mode settings that point a proxy at a test OAuth2 server. */
+export function oauth2Sso(server: { url: string; clientId: string; clientSecret: string }): SsoForTest {
+  return { mode: 'oauth2', url: server.url, clientId: server.clientId, clientSecret: server.clientSecret };
+}
+
 export interface ProxyEnvOptions {
   bucket: string;
   keyPrefix?: string;

@@ -375,3 +375,11 @@ export class UserAgent {
     return { ...result, chain, loginSubmissions, loginRejected: false };
   }
 }
+
+/** Signs a fresh user agent in through the proxy's OAuth2 SSO and returns its Cookie header for `cookieUrl`. */
+export async function signedInCookie(objectUrl: string, cookieUrl: string): Promise<string> {
+  const user = new UserAgent();
+  const signedIn = await user.signInOAuth2(objectUrl);
+  if (signedIn.response.status !== 200) throw new Error(`sign-in failed: ${signedIn.response.status}`);
+  return (await user.jar.getCookieString(cookieUrl)) ?? '';
+}
