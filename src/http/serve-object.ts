@@ -83,9 +83,14 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
     upstream.body.on('data', (chunk: Buffer) => {
       state.bytesSent += chunk.length;
     });
-    // A client gone before Koa starts piping makes Koa destroy the body, and
-    // undici then emits an abort error with no pipeline yet to receive it.
-    upstream.body.on('error', () => undefined);
+    // Always listened to: a client gone before Koa starts piping makes Koa
+    // destroy the body, and undici emits an abort error with no pipeline yet
+    // to receive it. Anything but that abort is S3 failing mid-body, which
+    // operators need to see (the client sees a broken transfer).
+    upstream.body.on('error', (error: Error & { code?: string }) => {
+      if (error.code === 'UND_ERR_ABORTED') return;
+      deps.logger.warn({ requestId: state.requestId, key: target.fullKey, cause: error.code ?? error.name }, 'S3 failed mid-body');
+    });
     ctx.body = upstream.body;
     return;
   }

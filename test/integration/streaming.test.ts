@@ -54,14 +54,21 @@ function get(path: string, headers: Record<string, string> = {}): Promise<http.I
   });
 }
 
-/** Reads until `bytes` have arrived, then pauses the stream. */
-async function readAtLeast(response: http.IncomingMessage, bytes: number): Promise<number> {
+/** Reads until `bytes` have arrived, then pauses the stream (leaving the request open). */
+function readAtLeast(response: http.IncomingMessage, bytes: number): Promise<number> {
   let received = 0;
-  for await (const chunk of response) {
-    received += (chunk as Buffer).length;
-    if (received >= bytes) break;
-  }
-  return received;
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received >= bytes) {
+        response.off('data', onData);
+        response.pause();
+        resolve(received);
+      }
+    };
+    response.on('data', onData);
+    response.once('error', reject);
+  });
 }
 
 test.serial('a client that stops reading holds S3 back instead of filling memory', async (t) => {
@@ -88,6 +95,8 @@ test.serial('a client that goes away cancels the S3 request at once', async (t) 
   // the proxy closed its connection to S3: the relay saw it go
   for (let i = 0; i < 50 && relay.closedByClient() === before; i += 1) await sleep(20);
   t.true(relay.closedByClient() > before);
+  // a client leaving is not S3 failing
+  t.false(proxy.logs().some((l) => l.msg === 'S3 failed mid-body' && l.requestId === 'abort-me'));
 });
 
 test.serial('S3 failing mid-body breaks the transfer instead of ending it short', async (t) => {
@@ -102,6 +111,8 @@ test.serial('S3 failing mid-body breaks the transfer instead of ending it short'
     response.resume();
   });
   t.not(outcome, 'complete');
+  const warning = await proxy.waitForLog((l) => l.msg === 'S3 failed mid-body');
+  t.is(warning.key, 'big.bin');
   // and the proxy goes on serving
   const again = await get('/small.txt');
   t.is(again.statusCode, 200);
