@@ -17,16 +17,7 @@ source "$ROOT/scripts/lib.sh"
 STACK="$ROOT/.cache/stack"
 t0=$SECONDS
 
-we_started=
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "$we_started" ]; then "$ROOT/scripts/stack-down.sh" || true; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_stack_on_exit
 
 # shellcheck source=scripts/ensure-node.sh
 source scripts/ensure-node.sh

@@ -7,16 +7,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 
-we_started=
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "$we_started" ]; then "$ROOT/scripts/stack-down.sh" || true; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+stop_stack_on_exit
 
 # shellcheck source=scripts/ensure-node.sh
 source scripts/ensure-node.sh
@@ -24,8 +17,7 @@ source scripts/ensure-node.sh
 if ! command -v wrk >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bench.sh: installing wrk" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+    apt_install wrk
   else
     echo "bench.sh: wrk is needed (Debian: apt-get install wrk)" >&2
     exit 1

@@ -31,3 +31,19 @@ apt_install() {
   if [ -z "$(find "$marker" -mmin -60 2>/dev/null)" ]; then apt-get update -qq && touch "$marker"; fi
   apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+# stop_stack_on_exit: at exit (normal, failure, Ctrl-C or SIGTERM), run
+# scripts/stack-down.sh if this script started the stack, i.e. set
+# we_started=1 after starting it; the exit status is kept.
+we_started=
+stop_stack_on_exit() {
+  _stop_stack() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ -n "$we_started" ]; then "$ROOT/scripts/stack-down.sh" || true; fi
+    exit "$rc"
+  }
+  trap _stop_stack EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}

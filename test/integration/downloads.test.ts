@@ -4,8 +4,9 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
 import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
-import { createBucket, grantGetObjectOnly, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
+import { createBucket, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
+import { startGetOnlyProxy } from '../support/get-only-proxy.ts';
 import { UserAgent } from '../support/user-agent.ts';
 import { rawRequest } from '../support/raw-http.ts';
 
@@ -222,17 +223,7 @@ test('paths the proxy keeps for itself are not proxied', async (t) => {
 });
 
 test('a missing key is 403 when the credentials may only get objects', async (t) => {
-  t.truthy(stack.limited, 'the test S3 server must provide a limited user');
-  const limitedBucket = await createBucket(stack, 'limited');
-  await putObject(stack, limitedBucket, 'there.txt', 'here', 'text/plain');
-  await grantGetObjectOnly(stack, limitedBucket);
-  const limited = await startProxy(
-    proxyEnv(stack, {
-      bucket: limitedBucket,
-      sso: oauth2Sso(sso),
-      credentials: stack.limited!,
-    }),
-  );
+  const limited = await startGetOnlyProxy(stack, oauth2Sso(sso), 'limited');
   try {
     const ua = new UserAgent();
     const present = await ua.signInOAuth2(`${limited.url}/there.txt`);

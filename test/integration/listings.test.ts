@@ -4,8 +4,9 @@
 import test from 'ava';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
 import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
-import { createBucket, grantGetObjectOnly, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
+import { createBucket, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
+import { startGetOnlyProxy } from '../support/get-only-proxy.ts';
 import { UserAgent } from '../support/user-agent.ts';
 import { startTcpRelay } from '../support/tcp-relay.ts';
 import { freePort } from '../support/free-port.ts';
@@ -235,17 +236,7 @@ test('a listing without a session sends a browser to SSO and a script gets 401',
 });
 
 test('credentials that may not list the bucket get 403 for a listing, while objects still download', async (t) => {
-  t.truthy(stack.limited, 'the test S3 server must provide a limited user');
-  const limitedBucket = await createBucket(stack, 'limited-list');
-  await putObject(stack, limitedBucket, 'there.txt', 'here', 'text/plain');
-  await grantGetObjectOnly(stack, limitedBucket);
-  const limited = await startProxy(
-    proxyEnv(stack, {
-      bucket: limitedBucket,
-      sso: oauth2Sso(sso),
-      credentials: stack.limited!,
-    }),
-  );
+  const limited = await startGetOnlyProxy(stack, oauth2Sso(sso), 'limited-list');
   try {
     const ua = new UserAgent();
     const present = await ua.signInOAuth2(`${limited.url}/there.txt`);
