@@ -8,8 +8,8 @@ import type { Logger } from '../observability/logger.ts';
 import { HttpProblem } from '../http/problems.ts';
 import { clientOrigin } from '../http/client-origin.ts';
 import type { RequestState } from '../http/request-state.ts';
-import { LoginStates } from './login-states.ts';
-import { Sessions } from './sessions.ts';
+import type { LoginStates } from './login-states.ts';
+import type { Sessions } from './sessions.ts';
 import { SsoRefused, SsoUnavailable, type SsoClient } from './sso-client.ts';
 import { clearCookie, setCookie } from './cookies.ts';
 

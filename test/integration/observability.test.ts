@@ -348,37 +348,29 @@ test('readiness turns 503 while Redis does not answer, and 200 again when it doe
   }
 });
 
-test('readiness reports S3 down when the bucket does not exist', async (t) => {
-  const own = await startProxy(
-    proxyEnv(stack, {
-      bucket: `${bucket}-missing`,
-      sso: oauth2Sso(sso),
-    }),
-  );
+/** What /ready says of a proxy started with these settings. */
+async function readinessWith(options: Partial<Parameters<typeof proxyEnv>[1]>): Promise<{ status: number; body: unknown }> {
+  const own = await startProxy(proxyEnv(stack, { bucket, sso: oauth2Sso(sso), ...options }));
   try {
     const ready = await fetch(`${own.url}/__s3proxy/ready`);
-    t.is(ready.status, 503);
-    t.deepEqual(await ready.json(), { redis: 'ok', s3: 'down', draining: false });
+    return { status: ready.status, body: await ready.json() };
   } finally {
     await own.stop();
   }
+}
+
+test('readiness reports S3 down when the bucket does not exist', async (t) => {
+  t.deepEqual(await readinessWith({ bucket: `${bucket}-missing` }), {
+    status: 503,
+    body: { redis: 'ok', s3: 'down', draining: false },
+  });
 });
 
 test('readiness reports S3 down when S3 rejects the credentials', async (t) => {
-  const own = await startProxy(
-    proxyEnv(stack, {
-      bucket,
-      sso: oauth2Sso(sso),
-      credentials: { accessKey: stack.accessKey, secretKey: `${stack.secretKey}-wrong` },
-    }),
-  );
-  try {
-    const ready = await fetch(`${own.url}/__s3proxy/ready`);
-    t.is(ready.status, 503);
-    t.deepEqual(await ready.json(), { redis: 'ok', s3: 'down', draining: false });
-  } finally {
-    await own.stop();
-  }
+  t.deepEqual(await readinessWith({ credentials: { accessKey: stack.accessKey, secretKey: `${stack.secretKey}-wrong` } }), {
+    status: 503,
+    body: { redis: 'ok', s3: 'down', draining: false },
+  });
 });
 
 test('readiness is 200 for credentials that may read objects but not list the bucket', async (t) => {
