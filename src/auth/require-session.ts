@@ -4,9 +4,9 @@
 // instead of following redirects into a login page.
 import type { Context } from 'koa';
 import type { Config } from '../config/config.ts';
-import { HttpProblem } from '../http/problems.ts';
-import { isNavigation } from '../http/client-origin.ts';
-import type { RequestState } from '../http/request-state.ts';
+import { HttpProblem } from '../shared/http-problem.ts';
+import { isNavigation } from '../shared/client-origin.ts';
+import type { RequestState } from '../shared/request-state.ts';
 import type { Session, Sessions } from './sessions.ts';
 import { SsoUnavailable, type SsoClient } from './sso-client.ts';
 import { startSignIn, type SignInDeps } from './sign-in.ts';

@@ -1,13 +1,10 @@
 // Signed-in sessions in Redis: a hash under a digest of the cookie value,
 // holding the sealed identity and token plus when SSO last vouched for them.
+import type { Identity } from '../shared/identity.ts';
 import { storeCall, type RedisClient } from '../store/redis-client.ts';
 import { isWellFormedSessionId, newSessionId, openSession, sealSession, sessionLookupId } from './session-crypto.ts';
 
-export interface Identity {
-  id: string;
-  email: string;
-  name: string;
-}
+export type { Identity };
 
 export interface Session {
   id: string;

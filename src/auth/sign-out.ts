@@ -2,12 +2,12 @@
 // browser goes to the provider's end-session endpoint where it has one
 // (OIDC RP-initiated logout), else to a short "signed out" page.
 import type { Context } from 'koa';
-import { escapeHtml } from '../http/problems.ts';
-import { clientOrigin } from '../http/client-origin.ts';
+import { escapeHtml } from '../shared/html.ts';
+import { clientOrigin } from '../shared/client-origin.ts';
 import type { SignInDeps } from './sign-in.ts';
 import { bindingCookieName } from './sign-in.ts';
 import { clearCookie } from './cookies.ts';
-import type { RequestState } from '../http/request-state.ts';
+import type { RequestState } from '../shared/request-state.ts';
 
 export const signOutPath = '/__s3proxy/logout';
 export const signedOutPath = '/__s3proxy/signed-out';

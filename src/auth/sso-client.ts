@@ -3,7 +3,7 @@
 // by discovery. Everything the rest of the proxy needs from SSO is here.
 import * as client from 'openid-client';
 import type { SsoSettings } from '../config/config.ts';
-import type { Identity } from './sessions.ts';
+import type { Identity } from '../shared/identity.ts';
 
 /** SSO said no (4xx, or a response that fails validation): 403. */
 export class SsoRefused extends Error {

@@ -4,7 +4,7 @@
 // that following a link asks for exactly the key that was listed.
 import type { ListingPage } from '../s3/list-objects.ts';
 import { encodeKeyForS3 } from '../s3/object-key.ts';
-import { escapeHtml } from './problems.ts';
+import { escapeHtml } from '../shared/html.ts';
 
 /** Inline styles only, and nothing else: no script, image, font or frame may load. */
 export const listingContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'";

@@ -7,8 +7,8 @@ import type { BucketLocation } from '../config/config.ts';
 import type { Logger } from '../observability/logger.ts';
 import { classifyListError, listFolder, type ListingPage } from '../s3/list-objects.ts';
 import { listingContentSecurityPolicy, listingHtml, listingJson, pageTokenFrom } from './listing-page.ts';
-import { HttpProblem } from './problems.ts';
-import type { RequestState } from './request-state.ts';
+import { HttpProblem } from '../shared/http-problem.ts';
+import type { RequestState } from '../shared/request-state.ts';
 
 export interface ServeListingDeps {
   s3: S3Client;

@@ -4,19 +4,16 @@
 // that fails mid-body destroys the client's connection (a broken transfer,
 // never a short body that looks complete).
 import type { Context } from 'koa';
-import { create as contentDisposition } from 'content-disposition';
 import type { BucketLocation } from '../config/config.ts';
 import type { Logger } from '../observability/logger.ts';
 import { OriginUnavailable, type OriginResponse, type S3Origin } from '../s3/origin.ts';
 import { objectTarget } from '../s3/s3-target.ts';
 import { pickRequestHeaders, pickResponseHeaders } from '../s3/forwarded-headers.ts';
 import { classifyS3Response, errorCodeFromBody } from '../s3/s3-errors.ts';
-import { HttpProblem } from './problems.ts';
+import { HttpProblem } from '../shared/http-problem.ts';
 import { ifRangeHolds } from './if-range.ts';
-import type { RequestState } from './request-state.ts';
-
-/** Types a browser would run as a document: sandboxed so they cannot script this origin. */
-const executableType = /^\s*(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml)\b/i;
+import { objectHeaders } from './object-headers.ts';
+import type { RequestState } from '../shared/request-state.ts';
 
 export interface ServeObjectDeps {
   origin: S3Origin;
@@ -24,7 +21,8 @@ export interface ServeObjectDeps {
   logger: Logger;
 }
 
-export async function serveObject(ctx: Context, key: string, deps: ServeObjectDeps): Promise<void> {
+/** `signedIn`: false only for the healthcheck key, served without sign-in. */
+export async function serveObject(ctx: Context, key: string, deps: ServeObjectDeps, signedIn: boolean): Promise<void> {
   const state = ctx.state as RequestState;
   const method = ctx.method === 'HEAD' ? 'HEAD' : 'GET';
   const target = objectTarget(deps.location, key);
@@ -66,11 +64,15 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
 
   ctx.status = upstream.status;
   ctx.set(pickResponseHeaders(upstream.headers));
-  ctx.set('x-content-type-options', 'nosniff');
-  if (wantsDownload(ctx.querystring)) ctx.set('content-disposition', attachment(key));
-  // No script, form or plugin runs; same-origin is kept so that the page's own
-  // images and video (SameSite=Lax cookies) still load from the bucket.
-  if (executableType.test(ctx.response.get('content-type'))) ctx.set('content-security-policy', 'sandbox allow-same-origin');
+  ctx.set(
+    objectHeaders({
+      key,
+      querystring: ctx.querystring,
+      contentType: ctx.response.get('content-type') || undefined,
+      cacheControl: ctx.response.get('cache-control') || undefined,
+      signedIn,
+    }),
+  );
 
   if (upstream.status === 200 || upstream.status === 206) {
     if (method === 'HEAD') {
@@ -114,17 +116,6 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
   } else {
     throw new HttpProblem(upstream.status, `S3 answered ${upstream.status}`, headersOf(ctx));
   }
-}
-
-/** `?download` (any value) asks for a file save rather than display. */
-function wantsDownload(querystring: string): boolean {
-  return new URLSearchParams(querystring).has('download');
-}
-
-/** RFC 6266, with `filename*` for names that are not plain ASCII. */
-function attachment(key: string): string {
-  const name = key.split('/').filter(Boolean).pop() ?? 'download';
-  return contentDisposition(name, { type: 'attachment' });
 }
 
 /** Drops a body unread. Destroying an undici body emits an error: it is expected here. */

@@ -1,4 +1,5 @@
-// Liveness and readiness for load balancers and orchestrators, without a session.
+// Liveness and readiness for load balancers and orchestrators, without a
+// session (the routes are in src/http/own-routes.ts).
 //
 //   GET /__s3proxy/live   200 while the process runs and its event loop turns.
 //   GET /__s3proxy/ready  200 when Redis and S3 answer and no shutdown has
@@ -21,16 +22,11 @@
 // Redis or S3, so that load balancers stop sending traffic while downloads
 // in flight drain. Results are shared for a second, so a flood of readiness
 // requests is not a flood of Redis and S3 requests.
-import type Router from '@koa/router';
 import type { BucketLocation } from '../config/config.ts';
-import type { RequestState } from '../http/request-state.ts';
 import type { S3Origin } from '../s3/origin.ts';
 import { bucketPath } from '../s3/s3-target.ts';
 import { errorCodeFromBody, isCredentialError } from '../s3/s3-errors.ts';
 import type { Logger } from './logger.ts';
-
-export const livePath = '/__s3proxy/live';
-export const readyPath = '/__s3proxy/ready';
 
 export type Probe = 'ok' | 'down';
 
@@ -105,21 +101,6 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
       return { ready: body.redis === 'ok' && body.s3 === 'ok' && !body.draining, body };
     },
   };
-}
-
-export function healthRoutes(router: Router, readiness: Readiness): void {
-  router.get(livePath, (ctx) => {
-    (ctx.state as RequestState).route = 'live';
-    ctx.set('cache-control', 'no-store');
-    ctx.body = { live: true };
-  });
-  router.get(readyPath, async (ctx) => {
-    (ctx.state as RequestState).route = 'ready';
-    const { ready, body } = await readiness.check();
-    ctx.status = ready ? 200 : 503;
-    ctx.set('cache-control', 'no-store');
-    ctx.body = body;
-  });
 }
 
 async function probeRedis(redis: ReadinessDeps['redis'], timeoutMs: number): Promise<Probe> {

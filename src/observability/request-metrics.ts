@@ -1,7 +1,7 @@
 // The one place request metrics are recorded: when a response closes, from
 // the facts the handlers left in RequestState. Handlers only state facts;
 // they never touch a metric.
-import type { RequestState } from '../http/request-state.ts';
+import type { RequestState } from '../shared/request-state.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface ClosedRequest {

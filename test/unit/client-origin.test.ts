@@ -1,5 +1,5 @@
 import test from 'ava';
-import { clientOrigin, isNavigation, originFormTarget } from '../../src/http/client-origin.ts';
+import { clientOrigin, isNavigation, originFormTarget } from '../../src/shared/client-origin.ts';
 
 test('x-forwarded-proto decides the scheme of the callback', (t) => {
   t.like(clientOrigin('https', false, 'assets.example.org'), { ok: true, origin: 'https://assets.example.org' });

@@ -1,5 +1,5 @@
 // What the middleware chain learns about a request, for the response and its log line.
-import type { Identity } from '../auth/sessions.ts';
+import type { Identity } from './identity.ts';
 import type { OriginFailure } from '../s3/origin.ts';
 
 export interface RequestState {

@@ -1,19 +1,6 @@
-// Errors the proxy answers on purpose. Each carries the public status and a
-// detail for the log only; clients see a short generic text and the request id.
-
-export class HttpProblem extends Error {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  /** shown to the user in place of the generic explanation; never echoes input */
-  readonly publicMessage: string | undefined;
-  constructor(status: number, detail: string, headers: Record<string, string> = {}, publicMessage?: string) {
-    super(detail);
-    this.name = 'HttpProblem';
-    this.status = status;
-    this.headers = headers;
-    this.publicMessage = publicMessage;
-  }
-}
+// The pages and plain-text bodies of the proxy's own error answers: a title,
+// a short explanation and the request id, never the detail that was logged.
+import { escapeHtml } from '../shared/html.ts';
 
 const titles: Record<number, string> = {
   400: 'Bad request',
@@ -51,13 +38,6 @@ export function plainTextProblem(status: number, requestId: string, message?: st
   if (explanation) lines.push(explanation);
   lines.push(`Request id: ${requestId}`);
   return lines.join('\n') + '\n';
-}
-
-const entities: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** For text and for double- or single-quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => entities[c]!);
 }
 
 export function htmlProblem(status: number, requestId: string, message?: string): string {

@@ -1,0 +1,51 @@
+// The paths the proxy keeps for itself, under /__s3proxy/ and the SSO
+// callback: sign-in, sign-out, who am I, liveness and readiness.
+import Router from '@koa/router';
+import type { Readiness } from '../observability/health.ts';
+import { HttpProblem } from '../shared/http-problem.ts';
+import type { RequestState } from '../shared/request-state.ts';
+import { callbackPath, completeSignIn, type SignInDeps } from '../auth/sign-in.ts';
+import { currentSession } from '../auth/require-session.ts';
+import { signOut, signOutPath, signedOutPage, signedOutPath } from '../auth/sign-out.ts';
+
+/** Paths the proxy keeps for itself: objects with these keys cannot be proxied. */
+export const reservedPrefix = '/__s3proxy/';
+export const mePath = `${reservedPrefix}me`;
+export const livePath = `${reservedPrefix}live`;
+export const readyPath = `${reservedPrefix}ready`;
+
+export interface OwnRoutesDeps extends SignInDeps {
+  /** absent: no /__s3proxy/live and /__s3proxy/ready */
+  readiness?: Readiness;
+}
+
+export function ownRoutes(deps: OwnRoutesDeps): Router {
+  const router = new Router();
+  router.get(callbackPath, (ctx) => completeSignIn(ctx, deps));
+  router.get(signOutPath, (ctx) => signOut(ctx, deps));
+  router.post(signOutPath, (ctx) => signOut(ctx, deps));
+  router.get(signedOutPath, (ctx) => signedOutPage(ctx));
+  router.get(mePath, async (ctx) => {
+    const session = await currentSession(ctx, deps);
+    if (!session) throw new HttpProblem(401, 'no session');
+    const { email, name, id } = session.identity;
+    ctx.set('cache-control', 'no-store');
+    ctx.body = { email, name, id };
+  });
+  const { readiness } = deps;
+  if (readiness) {
+    router.get(livePath, (ctx) => {
+      (ctx.state as RequestState).route = 'live';
+      ctx.set('cache-control', 'no-store');
+      ctx.body = { live: true };
+    });
+    router.get(readyPath, async (ctx) => {
+      (ctx.state as RequestState).route = 'ready';
+      const { ready, body } = await readiness.check();
+      ctx.status = ready ? 200 : 503;
+      ctx.set('cache-control', 'no-store');
+      ctx.body = body;
+    });
+  }
+  return router;
+}
