@@ -79,6 +79,8 @@ export interface Config {
   sso: SsoSettings;
   /** seconds between checks of the user's token with SSO; 0 means every request */
   tokenCheckGracePeriodSeconds: number;
+  /** PUBLIC_URL's origin (scheme://host[:port]); absent: taken from each request's Host */
+  publicUrl?: string;
   /** seconds a login (state, PKCE verifier, nonce) stays valid */
   loginStateTtlSeconds: number;
   session: {
