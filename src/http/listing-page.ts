@@ -1,10 +1,11 @@
-// A folder listing as a small HTML page (no script, readable on a phone) or
-// as JSON. Pure. Every key is S3 data the proxy does not control: it is
-// HTML-escaped as text, and percent-encoded segment by segment for links, so
-// that following a link asks for exactly the key that was listed.
-import type { ListingPage } from '../s3/list-objects.ts';
+// A folder listing as a small HTML page (readable on a phone, sortable
+// without script) or as JSON. Pure. Every key is S3 data the proxy does not
+// control: it is HTML-escaped as text, and percent-encoded segment by segment
+// for links, so that following a link asks for exactly the key that was listed.
+import type { ListedObject, ListingPage } from '../s3/list-objects.ts';
 import { encodeKeyForS3 } from '../s3/object-key.ts';
 import { escapeHtml } from '../shared/html.ts';
+import type { Identity } from '../shared/identity.ts';
 
 /** Inline styles only, and nothing else: no script, image, font or frame may load. */
 export const listingContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'";
@@ -58,8 +59,79 @@ export function linkable(key: string): boolean {
   return !key.split('/').some((segment) => segment === '.' || segment === '..');
 }
 
-export function nextPageQuery(token: string): string {
-  return `?${pageParameter}=${encodeURIComponent(token)}`;
+export function nextPageQuery(token: string, sort: Sort = defaultSort): string {
+  const order = sortQuery(sort);
+  return `?${pageParameter}=${encodeURIComponent(token)}${order === '' ? '' : '&' + order}`;
+}
+
+export type SortKey = 'name' | 'size' | 'date';
+export interface Sort {
+  key: SortKey;
+  order: 'asc' | 'desc';
+}
+
+/** S3's own order: by key, so that pages follow on from each other. */
+export const defaultSort: Sort = { key: 'name', order: 'asc' };
+
+const sortKeys: readonly SortKey[] = ['name', 'size', 'date'];
+
+/**
+ * `?sort=name|size|date&order=asc|desc`. The server sorts, so the page needs
+ * no script; it sorts the rows of the page shown (S3 lists at most 1,000
+ * keys per page, always in key order).
+ */
+export function sortFrom(querystring: string): { ok: true; sort: Sort } | { ok: false; reason: string } {
+  let params: URLSearchParams;
+  try {
+    params = new URLSearchParams(querystring);
+  } catch {
+    return { ok: false, reason: 'malformed query' };
+  }
+  const keys = params.getAll('sort');
+  const orders = params.getAll('order');
+  if (keys.length > 1 || orders.length > 1) return { ok: false, reason: 'more than one sort or order' };
+  const key = keys[0] ?? defaultSort.key;
+  if (!sortKeys.includes(key as SortKey)) return { ok: false, reason: 'unknown sort (name, size or date)' };
+  const order = orders[0] ?? (key === 'name' ? 'asc' : 'desc');
+  if (order !== 'asc' && order !== 'desc') return { ok: false, reason: 'unknown order (asc or desc)' };
+  return { ok: true, sort: { key: key as SortKey, order } };
+}
+
+/** The query for a sort, without '?'; empty for the default one. */
+export function sortQuery(sort: Sort): string {
+  if (sort.key === defaultSort.key && sort.order === defaultSort.order) return '';
+  // size and date start with the largest and newest, so only the other order is spelled out
+  const natural = sort.key === 'name' ? 'asc' : 'desc';
+  return sort.order === natural ? `sort=${sort.key}` : `sort=${sort.key}&order=${sort.order}`;
+}
+
+/** What a click on a column heading asks for: the other order of the same column, or that column's natural one. */
+export function nextSort(current: Sort, key: SortKey): Sort {
+  if (current.key === key) return { key, order: current.order === 'asc' ? 'desc' : 'asc' };
+  return { key, order: key === 'name' ? 'asc' : 'desc' };
+}
+
+/**
+ * Folders first, by name (they have no size or date); then objects. Ties keep
+ * S3's key order, so the same page sorts the same way every time.
+ */
+export function sortListing(page: ListingPage, sort: Sort): ListingPage {
+  const sign = sort.order === 'asc' ? 1 : -1;
+  const folders = sort.key === 'name' && sort.order === 'desc' ? [...page.folders].reverse() : page.folders;
+  let objects: ListedObject[];
+  if (sort.key === 'name') {
+    objects = sort.order === 'desc' ? [...page.objects].reverse() : page.objects;
+  } else {
+    const value = (o: ListedObject): number | undefined => (sort.key === 'size' ? o.size : o.lastModified?.getTime());
+    objects = [...page.objects].sort((a, b) => {
+      const x = value(a);
+      const y = value(b);
+      // objects without a date go last, whichever the order
+      if (x === undefined || y === undefined) return x === y ? 0 : x === undefined ? 1 : -1;
+      return (x - y) * sign;
+    });
+  }
+  return { ...page, folders, objects };
 }
 
 const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
@@ -109,7 +181,8 @@ export interface ListingJson {
   nextPage: string | null;
 }
 
-export function listingJson(page: ListingPage): ListingJson {
+/** `page` as sortListing left it; `sort` carries on into the next page's link. */
+export function listingJson(page: ListingPage, sort: Sort = defaultSort): ListingJson {
   return {
     prefix: page.prefix,
     folders: page.folders.map((f) => ({ name: f.name, path: pathForKey(f.key) })),
@@ -120,20 +193,48 @@ export function listingJson(page: ListingPage): ListingJson {
       lastModified: o.lastModified?.toISOString() ?? null,
       etag: o.etag ?? null,
     })),
-    nextPage: page.nextPageToken === undefined ? null : pathForKey(page.prefix) + nextPageQuery(page.nextPageToken),
+    nextPage: page.nextPageToken === undefined ? null : pathForKey(page.prefix) + nextPageQuery(page.nextPageToken, sort),
   };
 }
 
 const style =
   'body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.4;color:#222}' +
+  'header.session{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:flex-end;font-size:.9rem;color:#555}' +
+  'header.session form{margin:0}header.session button{font:inherit;padding:.2rem .7rem;border:1px solid #bbb;border-radius:.3rem;background:#f6f6f6;color:#222;cursor:pointer}' +
   'nav{margin:.5rem 0 1rem;overflow-wrap:anywhere}h1{font-size:1.25rem;margin:1rem 0 .25rem;overflow-wrap:anywhere}' +
   'table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #e4e4e4;vertical-align:top}' +
-  'th{font-weight:600;color:#555}td.name{overflow-wrap:anywhere;word-break:break-word}td.size,th.size{text-align:right;white-space:nowrap}' +
+  'th{font-weight:600;color:#555}th a{color:inherit;text-decoration:none}th a:hover{text-decoration:underline}' +
+  'td.name{overflow-wrap:anywhere;word-break:break-word}td.size,th.size{text-align:right;white-space:nowrap}' +
   'td.date{white-space:nowrap;color:#555}a{color:#0b57d0}p.more{margin:1rem 0}' +
   '@media (max-width:32rem){th.date,td.date{display:none}}';
 
-/** The page for one listing; `continued` says this is not the first page. */
-export function listingHtml(page: ListingPage, continued: boolean): string {
+export interface ListingView {
+  /** the token of the page shown; absent on the first page */
+  pageToken?: string;
+  /** how the rows are sorted (the page is already sorted: see sortListing) */
+  sort: Sort;
+  /** who is signed in, shown with a sign-out button */
+  user?: Identity;
+}
+
+/** Where the sign-out form posts to (the same path that GET asks to confirm). */
+export const signOutAction = '/__s3proxy/logout';
+
+/** The name a person recognises, and their email when that is not the same. */
+export function signedInAs(user: Identity): string {
+  const name = user.name.trim();
+  if (name === '' || name === user.email) return user.email;
+  return user.email === '' ? name : `${name} (${user.email})`;
+}
+
+const columns: Array<{ key: SortKey; label: string; className: string }> = [
+  { key: 'name', label: 'Name', className: 'name' },
+  { key: 'size', label: 'Size', className: 'size' },
+  { key: 'date', label: 'Last modified', className: 'date' },
+];
+
+/** The page for one listing, sorted as `view.sort` says. */
+export function listingHtml(page: ListingPage, view: ListingView): string {
   const crumbs = breadcrumb(page.prefix);
   const here = crumbs[crumbs.length - 1]!;
   const nav = crumbs
@@ -155,24 +256,46 @@ export function listingHtml(page: ListingPage, continued: boolean): string {
   }
   const empty = page.folders.length === 0 && page.objects.length === 0 ? '<p>This folder is empty.</p>\n' : '';
   const more: string[] = [];
-  if (continued) more.push(link(here.path, 'First page'));
-  if (page.nextPageToken !== undefined) more.push(`<a href="${escapeHtml(nextPageQuery(page.nextPageToken))}" rel="next">Next page</a>`);
+  if (view.pageToken !== undefined) more.push(link(here.path + withQuery(sortQuery(view.sort)), 'First page'));
+  if (page.nextPageToken !== undefined) more.push(`<a href="${escapeHtml(nextPageQuery(page.nextPageToken, view.sort))}" rel="next">Next page</a>`);
+
+  // Sorting re-sorts the page being looked at, so a heading keeps its page token.
+  const token = view.pageToken;
+  const headings = columns
+    .map(({ key, label, className }) => {
+      const target = nextSort(view.sort, key);
+      const query = [token === undefined ? '' : `${pageParameter}=${encodeURIComponent(token)}`, sortQuery(target)].filter((q) => q !== '').join('&');
+      const current = view.sort.key === key;
+      const ariaSort = current ? ` aria-sort="${view.sort.order === 'asc' ? 'ascending' : 'descending'}"` : '';
+      const arrow = current ? (view.sort.order === 'asc' ? ' ▲' : ' ▼') : '';
+      return `<th class="${className}"${ariaSort}><a href="${escapeHtml(here.path + withQuery(query))}">${escapeHtml(label + arrow)}</a></th>`;
+    })
+    .join('');
+
+  const session = view.user
+    ? `<header class="session"><span class="user">Signed in as ${escapeHtml(signedInAs(view.user))}</span>` +
+      `<form method="post" action="${signOutAction}"><button type="submit">Sign out</button></form></header>\n`
+    : '';
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml('/' + page.prefix)}</title>
 <style>${style}</style>
 </head><body>
-<nav aria-label="Breadcrumb">${nav}</nav>
+${session}<nav aria-label="Breadcrumb">${nav}</nav>
 <h1>${escapeHtml('/' + page.prefix)}</h1>
 <table>
-<thead><tr><th>Name</th><th class="size">Size</th><th class="date">Last modified</th></tr></thead>
+<thead><tr>${headings}</tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody>
 </table>
 ${empty}${more.length > 0 ? `<p class="more">${more.join(' · ')}</p>\n` : ''}</body></html>
 `;
+}
+
+function withQuery(query: string): string {
+  return query === '' ? '' : '?' + query;
 }
 
 function link(path: string, text: string): string {

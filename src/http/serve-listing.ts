@@ -6,7 +6,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { BucketLocation } from '../config/config.ts';
 import type { Logger } from '../observability/logger.ts';
 import { classifyListError, listFolder, type ListingPage } from '../s3/list-objects.ts';
-import { listingContentSecurityPolicy, listingHtml, listingJson, pageTokenFrom } from './listing-page.ts';
+import { listingContentSecurityPolicy, listingHtml, listingJson, pageTokenFrom, sortFrom, sortListing } from './listing-page.ts';
 import { HttpProblem } from '../shared/http-problem.ts';
 import type { RequestState } from '../shared/request-state.ts';
 
@@ -22,6 +22,8 @@ export async function serveListing(ctx: Context, prefix: string, deps: ServeList
   state.s3Key = deps.location.keyPrefix + prefix;
   const page = pageTokenFrom(ctx.querystring);
   if (!page.ok) throw new HttpProblem(400, page.reason);
+  const sort = sortFrom(ctx.querystring);
+  if (!sort.ok) throw new HttpProblem(400, sort.reason);
 
   const abort = new AbortController();
   const onClose = () => abort.abort();
@@ -46,11 +48,16 @@ export async function serveListing(ctx: Context, prefix: string, deps: ServeList
   ctx.vary('accept');
   ctx.set('cache-control', 'private, no-cache');
   ctx.set('x-content-type-options', 'nosniff');
+  const sorted = sortListing(listing, sort.sort);
   if (ctx.accepts('html', 'json') === 'json') {
-    ctx.body = listingJson(listing);
+    ctx.body = listingJson(sorted, sort.sort);
     return;
   }
   ctx.set('content-security-policy', listingContentSecurityPolicy);
   ctx.type = 'text/html; charset=utf-8';
-  ctx.body = listingHtml(listing, page.token !== undefined);
+  ctx.body = listingHtml(sorted, {
+    ...(page.token === undefined ? {} : { pageToken: page.token }),
+    sort: sort.sort,
+    ...(state.user ? { user: state.user } : {}),
+  });
 }
