@@ -19,6 +19,15 @@ export function sessionLookupId(sessionId: string): string {
   return createHash('sha256').update('s3proxy session lookup\0').update(sessionId).digest('base64url');
 }
 
+/**
+ * The Redis key part for the index of one provider session (`sid`) or one
+ * user (`sub`), and for a logout token's `jti`: digests, so that Redis holds
+ * none of the provider's identifiers.
+ */
+export function providerDigest(kind: 'sid' | 'sub' | 'jti', value: string): string {
+  return createHash('sha256').update(`s3proxy provider ${kind}\0`).update(value).digest('base64url');
+}
+
 function encryptionKey(sessionId: string): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', sessionId, '', 's3proxy session encryption', 32));
 }
@@ -29,25 +38,8 @@ export async function sealSession(sessionId: string, data: unknown): Promise<str
     .encrypt(encryptionKey(sessionId));
 }
 
-// Opened sessions by their sealed form. Redis is still read on every request,
-// so sign-out, revocation and flushes take effect at once; what is saved is
-// the decryption, a sixth of the CPU of a small download. Bounded, oldest out.
-const opened = new Map<string, { sessionId: string; data: unknown }>();
-const openedLimit = 10_000;
-
 /** undefined when the record was not sealed with this id (or was tampered with). */
 export async function openSession<T>(sessionId: string, sealed: string): Promise<T | undefined> {
-  const known = opened.get(sealed);
-  if (known !== undefined) return known.sessionId === sessionId ? (known.data as T) : undefined;
-  const data = await decrypt<T>(sessionId, sealed);
-  if (data !== undefined) {
-    if (opened.size >= openedLimit) opened.delete(opened.keys().next().value!);
-    opened.set(sealed, { sessionId, data });
-  }
-  return data;
-}
-
-async function decrypt<T>(sessionId: string, sealed: string): Promise<T | undefined> {
   try {
     const { plaintext } = await compactDecrypt(sealed, encryptionKey(sessionId), {
       keyManagementAlgorithms: ['dir'],

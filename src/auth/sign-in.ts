@@ -132,7 +132,7 @@ export async function completeSignIn(ctx: Context, deps: SignInDeps): Promise<vo
 
   // Never reuse a session id across sign-ins (no fixation): drop any old one.
   await deps.sessions.destroy(ctx.cookies.get(config.session.cookieName));
-  const session = await deps.sessions.create(signedIn.identity, signedIn.accessToken);
+  const session = await deps.sessions.create(signedIn.identity, signedIn.accessToken, signedIn.providerSession);
   state.user = session.identity;
   setCookie(ctx, config, config.session.cookieName, session.id, { maxAgeSeconds: config.session.maxAgeSeconds });
   state.signIn = { outcome: 'succeeded' };

@@ -2,8 +2,10 @@
 // server with uktrade staff-sso's endpoints, or an OpenID Connect issuer found
 // by discovery. Everything the rest of the proxy needs from SSO is here.
 import * as client from 'openid-client';
+import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import type { SsoSettings } from '../config/config.ts';
 import type { Identity } from '../shared/identity.ts';
+import type { ProviderSession } from './sessions.ts';
 
 /** SSO said no (4xx, or a response that fails validation): 403. */
 export class SsoRefused extends Error {
@@ -36,16 +38,35 @@ export interface CallbackChecks {
   nonce?: string;
 }
 
+export interface SignedIn {
+  identity: Identity;
+  accessToken: string;
+  /** OIDC: the ID token's sub and sid, for back-channel logout */
+  providerSession?: ProviderSession;
+}
+
+/** Who signs logout tokens, and with which keys (the issuer's JWKS). */
+export interface LogoutTokenIssuer {
+  issuer: string;
+  keys: JWTVerifyGetKey;
+  /** the asymmetric algorithms the issuer signs ID tokens with, when it says */
+  algorithms?: string[];
+}
+
 export interface SsoClient {
   /** OIDC binds the ID token to the sign-in with a nonce; plain OAuth2 has none */
   readonly usesNonce: boolean;
   authorizationUrl(request: AuthorizationRequest): Promise<URL>;
   /** Exchanges the code from the callback URL and asks who signed in. */
-  completeSignIn(callbackUrl: URL, checks: CallbackChecks): Promise<{ identity: Identity; accessToken: string }>;
+  completeSignIn(callbackUrl: URL, checks: CallbackChecks): Promise<SignedIn>;
   /** Asks SSO whether the token still stands. Throws SsoUnavailable when it cannot tell. */
   checkToken(accessToken: string): Promise<TokenCheck>;
   /** RP-initiated logout, where the provider offers it. */
   endSessionUrl(postLogoutRedirectUri: string): Promise<URL | undefined>;
+  /** OIDC: the issuer's key set (jwks_uri), to check its JWT access tokens; undefined in plain OAuth2 mode. Throws SsoUnavailable. */
+  jwksUri(): Promise<URL | undefined>;
+  /** OIDC only (absent in plain OAuth2 mode): for back-channel logout. Throws SsoUnavailable. */
+  logoutTokenIssuer?(): Promise<LogoutTokenIssuer>;
 }
 
 const ssoTimeoutSeconds = 10;
@@ -103,6 +124,9 @@ function oauth2Client(settings: Extract<SsoSettings, { mode: 'oauth2' }>): SsoCl
     async endSessionUrl() {
       return undefined;
     },
+    async jwksUri() {
+      return undefined;
+    },
   };
 }
 
@@ -117,6 +141,7 @@ function oidcClient(settings: Extract<SsoSettings, { mode: 'oidc' }>): SsoClient
     });
     return discovered;
   };
+  let logoutIssuer: (LogoutTokenIssuer & { config: client.Configuration }) | undefined;
 
   const fetchUserInfo = async (config: client.Configuration, accessToken: string): Promise<Response> => {
     const endpoint = config.serverMetadata().userinfo_endpoint;
@@ -153,7 +178,12 @@ function oidcClient(settings: Extract<SsoSettings, { mode: 'oidc' }>): SsoClient
       }
       const email = stringOf(info.email) ?? stringOf(claims.email) ?? '';
       const name = stringOf(info.name) ?? stringOf(claims.name) ?? '';
-      return { identity: { id: claims.sub, email, name }, accessToken: tokens.access_token };
+      const sid = stringOf(claims.sid);
+      return {
+        identity: { id: claims.sub, email, name },
+        accessToken: tokens.access_token,
+        providerSession: { sub: claims.sub, ...(sid === undefined ? {} : { sid }) },
+      };
     },
     async checkToken(accessToken) {
       const config = await configuration();
@@ -163,6 +193,24 @@ function oidcClient(settings: Extract<SsoSettings, { mode: 'oidc' }>): SsoClient
       const config = await configuration();
       if (!config.serverMetadata().end_session_endpoint) return undefined;
       return client.buildEndSessionUrl(config, { post_logout_redirect_uri: postLogoutRedirectUri, client_id: settings.clientId });
+    },
+    async jwksUri() {
+      const uri = (await configuration()).serverMetadata().jwks_uri;
+      if (!uri) throw new SsoUnavailable('the issuer publishes no jwks_uri');
+      return new URL(uri);
+    },
+    async logoutTokenIssuer() {
+      const config = await configuration();
+      if (logoutIssuer?.config !== config) {
+        const metadata = config.serverMetadata();
+        if (!metadata.jwks_uri) throw new SsoUnavailable('the issuer publishes no jwks_uri');
+        // jose keeps the key set, and fetches it again for a key id it does not know (key rotation).
+        const keys = createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: ssoTimeoutSeconds * 1000 });
+        const algorithms = metadata.id_token_signing_alg_values_supported?.filter((alg) => alg !== 'none' && !alg.startsWith('HS'));
+        logoutIssuer = { config, issuer: metadata.issuer, keys, ...(algorithms?.length ? { algorithms } : {}) };
+      }
+      const { config: _, ...issuer } = logoutIssuer;
+      return issuer;
     },
   };
 }
