@@ -7,8 +7,9 @@ import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
 import { startGetOnlyProxy } from '../support/get-only-proxy.ts';
-import { UserAgent } from '../support/user-agent.ts';
+import { UserAgent, signedInCookie } from '../support/user-agent.ts';
 import { rawRequest } from '../support/raw-http.ts';
+import { startS3Recorder, type S3Ask, type S3Recorder } from '../support/s3-recorder.ts';
 
 const stack = s3Stack();
 const bigSize = 50 * 1024 * 1024;
@@ -20,6 +21,12 @@ let bucket: string;
 let sso: OAuth2Sso;
 let proxy: ProxyProcess;
 let user: UserAgent;
+// A second proxy, same bucket and prefix, whose S3 is a recording relay: what
+// S3 was asked for is read there, at S3's side of the wire.
+let recorder: S3Recorder;
+let recorded: ProxyProcess;
+let recordedCookie: string;
+const reservedContent = 'AN OBJECT UNDER A RESERVED PATH';
 
 const sha256 = (data: Buffer | Uint8Array) => createHash('sha256').update(data).digest('hex');
 const encodePath = (key: string) => '/' + key.split('/').map(encodeURIComponent).join('/');
@@ -34,6 +41,11 @@ test.before(async () => {
   await putObject(stack, bucket, '../secret.txt', 'dot-dot key outside the prefix', 'text/plain');
   for (const key of trickyKeys) await putObject(stack, bucket, `public/${key}`, `content of ${key}`, 'text/plain');
   await putObject(stack, bucket, 'public/x/./y.txt', 'a key with a dot segment', 'text/plain');
+  await putObject(stack, bucket, 'public/x/y.txt', 'the key with its dot segment resolved', 'text/plain');
+  // Objects whose keys are the proxy's own paths: only the proxy's guard keeps them from being served.
+  for (const key of ['__s3proxy/x', '__s3proxy/anything', '__s3proxy/me', '__redirect_from_sso']) {
+    await putObject(stack, bucket, `public/${key}`, reservedContent, 'text/plain');
+  }
   sso = await startOAuth2Sso();
   proxy = await startProxy(
     proxyEnv(stack, {
@@ -46,13 +58,27 @@ test.before(async () => {
   user = new UserAgent();
   const signedIn = await user.signInOAuth2(`${proxy.url}/small.txt`);
   if (signedIn.response.status !== 200) throw new Error(`sign-in failed: ${signedIn.response.status}`);
+
+  recorder = await startS3Recorder({ host: stack.endpoint.hostname, port: Number(stack.endpoint.port) });
+  const recordedEnv = proxyEnv(stack, { bucket, keyPrefix: 'public/', sso: oauth2Sso(sso) });
+  recordedEnv.AWS_S3_ENDPOINT = `${recorder.url}/${bucket}/public/`;
+  recorded = await startProxy(recordedEnv);
+  recordedCookie = await signedInCookie(`${recorded.url}/small.txt`, recorded.url);
 });
 
 test.after.always(async () => {
-
   await proxy?.stop();
+  await recorded?.stop();
+  await recorder?.close();
   await sso?.close();
 });
+
+/** One request through the recording proxy, with what S3 was asked for meanwhile (tests using it are serial). */
+async function throughRecorder(path: string): Promise<{ status: number; body: string; asked: S3Ask[] }> {
+  recorder.clear();
+  const response = await rawRequest(recorded.url, path, { cookie: recordedCookie, accept: 'application/json' });
+  return { status: response.status, body: response.body.toString(), asked: recorder.asked(bucket) };
+}
 
 test('a signed-in user downloads a 50 MB object byte for byte', async (t) => {
   const response = await user.request(`${proxy.url}/big.bin`);
@@ -151,28 +177,36 @@ test('malformed percent-encoding is 400', async (t) => {
   }
 });
 
-test('dot segments never read outside the prefix: S3 is asked for the literal key under it', async (t) => {
-  const cookie = (await user.jar.getCookieString(proxy.url)) ?? '';
+test.serial('dot segments never read outside the prefix: S3 is asked only for the literal key under it, or for nothing', async (t) => {
   const cases: Array<[string, string]> = [
     ['/../secret.txt', 'public/../secret.txt'],
     ['/%2e%2e/secret.txt', 'public/../secret.txt'],
     ['/a/%2E%2E/%2E%2E/secret.txt', 'public/a/../../secret.txt'],
   ];
-  for (const [path, expectedKey] of cases) {
-    const requestId = `escape-${Buffer.from(path).toString('hex')}`;
-    const response = await rawRequest(proxy.url, path, { cookie, 'x-request-id': requestId });
-    t.false(response.body.toString().includes('outside the prefix'), path);
-    t.is(response.status, 404, path);
-    const line = await proxy.waitForLog((l) => l.msg === 'request' && l.requestId === requestId);
-    t.is(line.key, expectedKey, path);
+  for (const [path, literalKey] of cases) {
+    const { status, body, asked } = await throughRecorder(path);
+    t.false(body.includes('outside the prefix'), path);
+    // Refusing the path (400) and asking S3 for the literal key (404: no such
+    // object) both keep the read inside; a resolved key is neither.
+    if (status === 400) {
+      t.deepEqual(asked, [], `${path}: refused, yet S3 was asked`);
+    } else {
+      t.is(status, 404, path);
+      t.deepEqual(asked, [{ kind: 'object', method: 'GET', key: literalKey }], path);
+    }
   }
 });
 
-test('a key with a dot segment is served as the literal key', async (t) => {
-  const cookie = (await user.jar.getCookieString(proxy.url)) ?? '';
-  const response = await rawRequest(proxy.url, '/x/./y.txt', { cookie });
-  t.is(response.status, 200);
-  t.is(response.body.toString(), 'a key with a dot segment');
+test.serial('a path with a dot segment names the literal key or is refused, never the resolved key', async (t) => {
+  const { status, body, asked } = await throughRecorder('/x/./y.txt');
+  t.not(body, 'the key with its dot segment resolved');
+  if (status === 400) {
+    t.deepEqual(asked, []);
+  } else {
+    t.is(status, 200);
+    t.is(body, 'a key with a dot segment');
+    t.deepEqual(asked, [{ kind: 'object', method: 'GET', key: 'public/x/./y.txt' }]);
+  }
 });
 
 test('a missing key is 404 when the credentials may list the bucket', async (t) => {
@@ -216,10 +250,20 @@ test('no other key is served without a session', async (t) => {
   t.is(near.status, 401);
 });
 
-test('paths the proxy keeps for itself are not proxied', async (t) => {
-  const response = await user.request(`${proxy.url}/__s3proxy/anything`);
-  t.is(response.status, 404);
-  await response.arrayBuffer();
+test.serial('paths the proxy keeps for itself are not proxied, though objects with those keys exist', async (t) => {
+  // no route of the proxy's own answers these: the reserved-path guard must
+  for (const path of ['/__s3proxy/x', '/__s3proxy/anything']) {
+    const { status, body, asked } = await throughRecorder(path);
+    t.is(status, 404, path);
+    t.false(body.includes(reservedContent), `${path} served the object`);
+    t.deepEqual(asked, [], `${path}: S3 was asked`);
+  }
+  // own routes answer as themselves, never with the object of that key
+  for (const path of ['/__s3proxy/me', '/__redirect_from_sso']) {
+    const { body, asked } = await throughRecorder(path);
+    t.false(body.includes(reservedContent), `${path} served the object`);
+    t.deepEqual(asked.filter((a) => a.kind === 'object'), [], `${path}: S3 was asked for an object`);
+  }
 });
 
 test('a missing key is 403 when the credentials may only get objects', async (t) => {
