@@ -68,7 +68,6 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
     objectHeaders({
       key,
       querystring: ctx.querystring,
-      contentType: ctx.response.get('content-type') || undefined,
       cacheControl: ctx.response.get('cache-control') || undefined,
       signedIn,
     }),
