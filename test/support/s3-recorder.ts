@@ -16,6 +16,7 @@ export interface RecordedRequest {
 export type S3Ask =
   | { kind: 'object'; method: string; key: string }
   | { kind: 'list'; method: string; prefix: string }
+  /** HEAD of the bucket itself */
   | { kind: 'bucket'; method: string };
 
 export interface S3Recorder {
@@ -51,10 +52,11 @@ export function parseAsk(bucket: string, request: RecordedRequest): S3Ask | unde
   const query = queryAt === -1 ? '' : request.target.slice(queryAt + 1);
   const root = `/${encodeURIComponent(bucket)}`;
   if (path === root || path === `${root}/`) {
-    const prefix = queryParameter(query, 'prefix');
-    return queryParameter(query, 'list-type') !== undefined || prefix !== undefined
-      ? { kind: 'list', method: request.method, prefix: prefix ?? '' }
-      : { kind: 'bucket', method: request.method };
+    // HEAD of the bucket (readiness) reads nothing; anything else at the root
+    // is a listing, of the whole bucket when it names no prefix
+    return request.method === 'HEAD'
+      ? { kind: 'bucket', method: request.method }
+      : { kind: 'list', method: request.method, prefix: queryParameter(query, 'prefix') ?? '' };
   }
   if (!path.startsWith(`${root}/`)) return undefined;
   return { kind: 'object', method: request.method, key: decode(path.slice(root.length + 1)) };
