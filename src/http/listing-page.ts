@@ -7,8 +7,21 @@ import { encodeKeyForS3 } from '../s3/object-key.ts';
 import { escapeHtml } from '../shared/html.ts';
 import type { Identity } from '../shared/identity.ts';
 
-/** Inline styles only, and nothing else: no script, image, font or frame may load. */
-export const listingContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'";
+/**
+ * Styles (and, with the upload area, scripts) from the proxy's own origin
+ * only: no inline script or style, nothing from elsewhere. `connect` names
+ * the origins the upload script may send to besides this one (S3, when the
+ * browser sends the bytes there itself). Images only as Uppy's thumbnails
+ * (blob:) and icons (data:). No form-action: signing out may redirect to the
+ * provider, which form-action would block.
+ */
+export function listingContentSecurityPolicy(upload?: { connect: string[] }): string {
+  const directives = ["default-src 'none'", "style-src 'self'", "base-uri 'none'", "frame-ancestors 'none'"];
+  if (upload) {
+    directives.push("script-src 'self'", ["connect-src 'self'", ...upload.connect].join(' '), "img-src 'self' data: blob:");
+  }
+  return directives.join('; ');
+}
 
 /** The query parameter carrying S3's continuation token. */
 export const pageParameter = 'page';
@@ -197,17 +210,6 @@ export function listingJson(page: ListingPage, sort: Sort = defaultSort): Listin
   };
 }
 
-const style =
-  'body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.4;color:#222}' +
-  'header.session{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:flex-end;font-size:.9rem;color:#555}' +
-  'header.session form{margin:0}header.session button{font:inherit;padding:.2rem .7rem;border:1px solid #bbb;border-radius:.3rem;background:#f6f6f6;color:#222;cursor:pointer}' +
-  'nav{margin:.5rem 0 1rem;overflow-wrap:anywhere}h1{font-size:1.25rem;margin:1rem 0 .25rem;overflow-wrap:anywhere}' +
-  'table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #e4e4e4;vertical-align:top}' +
-  'th{font-weight:600;color:#555}th a{color:inherit;text-decoration:none}th a:hover{text-decoration:underline}' +
-  'td.name{overflow-wrap:anywhere;word-break:break-word}td.size,th.size{text-align:right;white-space:nowrap}' +
-  'td.date{white-space:nowrap;color:#555}a{color:#0b57d0}p.more{margin:1rem 0}' +
-  '@media (max-width:32rem){th.date,td.date{display:none}}';
-
 export interface ListingView {
   /** the token of the page shown; absent on the first page */
   pageToken?: string;
@@ -215,6 +217,8 @@ export interface ListingView {
   sort: Sort;
   /** who is signed in, shown with a sign-out button */
   user?: Identity;
+  /** paths of the page's stylesheets (from assets.ts) */
+  stylesheets?: string[];
 }
 
 /** Where the sign-out form posts to (the same path that GET asks to confirm). */
@@ -280,8 +284,7 @@ export function listingHtml(page: ListingPage, view: ListingView): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml('/' + page.prefix)}</title>
-<style>${style}</style>
-</head><body>
+${(view.stylesheets ?? []).map((href) => `<link rel="stylesheet" href="${escapeHtml(href)}">\n`).join('')}</head><body>
 ${session}<nav aria-label="Breadcrumb">${nav}</nav>
 <h1>${escapeHtml('/' + page.prefix)}</h1>
 <table>

@@ -7,6 +7,7 @@ import type { RequestState } from '../shared/request-state.ts';
 import { callbackPath, completeSignIn, type SignInDeps } from '../auth/sign-in.ts';
 import { currentSession } from '../auth/require-session.ts';
 import { signOut, signOutPath, signedOutPage, signedOutPath } from '../auth/sign-out.ts';
+import { assetsPath, serveAsset } from './assets.ts';
 
 /** Paths the proxy keeps for itself: objects with these keys cannot be proxied. */
 export const reservedPrefix = '/__s3proxy/';
@@ -25,6 +26,7 @@ export function ownRoutes(deps: OwnRoutesDeps): Router {
   router.get(signOutPath, (ctx) => signOut(ctx, deps));
   router.post(signOutPath, (ctx) => signOut(ctx, deps));
   router.get(signedOutPath, (ctx) => signedOutPage(ctx));
+  router.get(`${assetsPath}:fileName`, (ctx) => serveAsset(ctx, ctx.params.fileName!));
   router.get(mePath, async (ctx) => {
     const session = await currentSession(ctx, deps);
     if (!session) throw new HttpProblem(401, 'no session');

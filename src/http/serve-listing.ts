@@ -9,6 +9,7 @@ import { classifyListError, listFolder, type ListingPage } from '../s3/list-obje
 import { listingContentSecurityPolicy, listingHtml, listingJson, pageTokenFrom, sortFrom, sortListing } from './listing-page.ts';
 import { HttpProblem } from '../shared/http-problem.ts';
 import type { RequestState } from '../shared/request-state.ts';
+import { assets } from './assets.ts';
 
 export interface ServeListingDeps {
   s3: S3Client;
@@ -53,9 +54,11 @@ export async function serveListing(ctx: Context, prefix: string, deps: ServeList
     ctx.body = listingJson(sorted, sort.sort);
     return;
   }
-  ctx.set('content-security-policy', listingContentSecurityPolicy);
+  const catalog = await assets();
+  ctx.set('content-security-policy', listingContentSecurityPolicy());
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = listingHtml(sorted, {
+    stylesheets: [catalog.url('listing.css')],
     ...(page.token === undefined ? {} : { pageToken: page.token }),
     sort: sort.sort,
     ...(state.user ? { user: state.user } : {}),

@@ -101,7 +101,7 @@ test('the top folder lists sub-folders first, then files with human-readable siz
   const response = await user.request(`${proxy.url}/`);
   t.is(response.status, 200);
   t.regex(response.headers.get('content-type')!, /^text\/html; charset=utf-8/);
-  t.is(response.headers.get('content-security-policy'), "default-src 'none'; style-src 'unsafe-inline'");
+  t.is(response.headers.get('content-security-policy'), "default-src 'none'; style-src 'self'; base-uri 'none'; frame-ancestors 'none'");
   t.is(response.headers.get('x-content-type-options'), 'nosniff');
   const html = await response.text();
   t.deepEqual(names(html), ['docs/', 'empty-folder/', 'hostile/', 'many/', oddFolder, 'alpha.bin', 'zeta.txt']);
