@@ -25,7 +25,7 @@ export function objects(deps: ObjectsDeps) {
     }
     const target = originFormTarget(ctx.req.url);
     if (!target) throw new HttpProblem(400, 'request-target is not origin-form');
-    const parsed = keyFromRequestPath(target.path);
+    const parsed = keyFromRequestPath(target.path, config.s3.location.keyPrefix);
     if (!parsed.ok) throw new HttpProblem(400, parsed.reason);
 
     if (config.healthcheckKey !== undefined && parsed.key === config.healthcheckKey) {
