@@ -8,10 +8,12 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
 import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
-import { createBucket, grantGetObjectOnly, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
+import { createBucket, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
 import { UserAgent } from '../support/user-agent.ts';
 import { freePort } from '../support/free-port.ts';
+import { startGetOnlyProxy } from '../support/get-only-proxy.ts';
+import { listeningPorts } from '../support/listening-ports.ts';
 
 const stack = s3Stack();
 const bigSize = 50 * 1024 * 1024;
@@ -23,6 +25,7 @@ let bucket: string;
 let sso: OAuth2Sso;
 let proxy: ProxyProcess;
 let metricsUrl: string;
+let metricsPort: number;
 let user: UserAgent;
 
 function start(extra: Record<string, string> = {}, options: { redisUrl?: string; healthcheckKey?: string } = {}): Promise<ProxyProcess> {
@@ -45,7 +48,8 @@ test.before(async () => {
   // Every request re-checks the token with SSO, so token checks show up at once.
   proxy = await start({ LOG_LEVEL: 'debug', SSO_TOKEN_CHECK_GRACE_PERIOD: '0' });
   const line = await proxy.waitForLog((l) => l.msg === 'metrics listening');
-  metricsUrl = `http://127.0.0.1:${line.port as number}/metrics`;
+  metricsPort = line.port as number;
+  metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   user = new UserAgent();
   const signIn = await user.signInOAuth2(`${proxy.url}/small.txt`);
   if (signIn.response.status !== 200) throw new Error(`sign-in failed: ${signIn.response.status}`);
@@ -203,11 +207,12 @@ test.serial('the metrics listener serves GET /metrics only, and the public port 
   await publicPort.arrayBuffer();
 });
 
-test('without METRICS_PORT there is no metrics listener', async (t) => {
-  const plain = await startProxy(
-    proxyEnv(stack, { bucket, sso: oauth2Sso(sso) }),
-  );
+test('without METRICS_PORT the process listens on its public port only', async (t) => {
+  // the kernel's view, checked on a proxy that does have a metrics listener
+  t.deepEqual(listeningPorts(proxy.child.pid!), [proxy.port, metricsPort].sort((a, b) => a - b));
+  const plain = await startProxy(proxyEnv(stack, { bucket, sso: oauth2Sso(sso) }));
   try {
+    t.deepEqual(listeningPorts(plain.child.pid!), [plain.port]);
     t.false(plain.logs().some((l) => l.msg === 'metrics listening'));
   } finally {
     await plain.stop();
@@ -252,18 +257,32 @@ test.serial('a malformed x-request-id is replaced by a fresh one', async (t) => 
   t.regex(id, /^[0-9a-f-]{36}$/);
 });
 
-test.serial('no token, cookie, code or secret reaches the output during a full sign-in at debug level', async (t) => {
+test.serial('no token, cookie, code or secret reaches the output during a full sign-in, use and sign-out at debug level', async (t) => {
   const codesBefore = sso.tokenRequests.length;
   const ua = new UserAgent();
   const result = await ua.signInOAuth2(`${proxy.url}/small.txt?download`);
   t.is(result.response.status, 200);
   await result.response.arrayBuffer();
-  // Use the session too: a download, a token check, an S3 error, a sign-out page.
+  // Use the session too: a download, a token check, an S3 error, who am I, then sign out.
   const cookie = await sessionCookie(ua, proxy.url);
   for (const path of ['/small.txt', '/missing.txt', '/__s3proxy/me']) await readAll(await get(proxy.url + path, { cookie }));
-
+  // read before signing out, which expires them
   const session = (await ua.cookie(proxy.url, cookieName))?.value;
   const binding = (await ua.cookie(proxy.url, `${cookieName}_login`))?.value;
+
+  // a sign-out from the proxy's own page: same origin, by POST
+  const signOut = await ua.follow(`${proxy.url}/__s3proxy/logout`, {
+    method: 'POST',
+    navigation: true,
+    fetchSite: 'same-origin',
+    headers: { origin: proxy.url },
+  });
+  t.is(signOut.response.status, 200);
+  await signOut.response.arrayBuffer();
+  t.true(signOut.chain.some((step) => new URL(step.url).pathname === '/__s3proxy/signed-out'), 'the sign-out ends on the signed-out page');
+  const afterSignOut = await get(`${proxy.url}/__s3proxy/me`, { cookie, accept: 'application/json', 'sec-fetch-mode': 'cors' });
+  t.is(afterSignOut.statusCode, 401, 'the session is gone');
+  await readAll(afterSignOut);
   const codes = sso.tokenRequests.slice(codesBefore).map((r) => r.code);
   const secrets: Record<string, string | undefined> = {
     'access token': sso.issuedTokens.at(-1),
@@ -374,23 +393,13 @@ test('readiness reports S3 down when S3 rejects the credentials', async (t) => {
 });
 
 test('readiness is 200 for credentials that may read objects but not list the bucket', async (t) => {
-  if (!stack.limited) return t.pass('this S3 server has no limited user');
-  const limitedBucket = await createBucket(stack, 'observability-limited');
-  await putObject(stack, limitedBucket, 'files/small.txt', small, 'text/plain');
-  await grantGetObjectOnly(stack, limitedBucket);
-  const own = await startProxy(
-    proxyEnv(stack, {
-      bucket: limitedBucket,
-      keyPrefix: 'files/',
-      sso: oauth2Sso(sso),
-      credentials: stack.limited,
-      healthcheckKey: 'small.txt',
-    }),
-  );
+  // the stack must provide the limited user; without one this throws, naming it
+  const own = await startGetOnlyProxy(stack, oauth2Sso(sso), 'observability-limited');
   try {
-    const object = await fetch(`${own.url}/small.txt`);
-    t.is(object.status, 200, 'the limited credentials do read objects');
-    await object.arrayBuffer();
+    const ua = new UserAgent();
+    const object = await ua.signInOAuth2(`${own.url}/there.txt`);
+    t.is(object.response.status, 200, 'the limited credentials do read objects');
+    t.is(await object.response.text(), 'here');
     const ready = await fetch(`${own.url}/__s3proxy/ready`);
     t.deepEqual(await ready.json(), { redis: 'ok', s3: 'ok', draining: false });
     t.is(ready.status, 200);
