@@ -5,6 +5,8 @@ import { formatConfigErrors } from './config/format-config-errors.ts';
 import { createLogger } from './observability/logger.ts';
 import { createRedis, waitForRedis } from './store/redis-client.ts';
 import { createSsoClient } from './auth/sso-client.ts';
+import { createBearerAuth } from './auth/bearer.ts';
+import { keyDirectoryProblem } from './auth/api-keys.ts';
 import { LoginStates } from './auth/login-states.ts';
 import { Sessions } from './auth/sessions.ts';
 import { S3Origin } from './s3/origin.ts';
@@ -22,6 +24,13 @@ if (!parsed.ok) {
   process.exit(1);
 }
 const config = parsed.config;
+// Keys are read per token, so the directory may fill up later, but one that
+// is not there at all is a deployment mistake.
+const keysDirProblem = config.api?.publicKeysDir === undefined ? undefined : await keyDirectoryProblem(config.api.publicKeysDir);
+if (keysDirProblem !== undefined) {
+  for (const line of formatConfigErrors([`API_PUBLIC_KEYS_DIR: ${keysDirProblem}: ${JSON.stringify(config.api?.publicKeysDir)}`])) process.stderr.write(line + '\n');
+  process.exit(1);
+}
 const logger = createLogger(config.logLevel);
 
 const metrics = config.metricsPort === undefined ? undefined : createMetrics();
@@ -38,6 +47,7 @@ const origin = new S3Origin({
   headersTimeoutMs: config.s3.upstreamTimeoutMs,
 });
 const readiness = createReadiness({ redis, origin, location: config.s3.location, logger });
+const sso = createSsoClient(config.sso);
 const deps = {
   config,
   logger,
@@ -45,7 +55,8 @@ const deps = {
   metrics,
   readiness,
   s3: createS3Client(config.s3),
-  sso: createSsoClient(config.sso),
+  sso,
+  bearer: createBearerAuth({ api: config.api, sso: config.sso, ssoClient: sso, logger }),
   loginStates: new LoginStates(redis, config.redisKeyPrefix, config.loginStateTtlSeconds),
   sessions: new Sessions(redis, config.redisKeyPrefix, config.session.maxAgeSeconds),
 };

@@ -10,6 +10,7 @@ import type { RequestState } from '../shared/request-state.ts';
 import type { Session, Sessions } from './sessions.ts';
 import { SsoUnavailable, type SsoClient } from './sso-client.ts';
 import { startSignIn, type SignInDeps } from './sign-in.ts';
+import { bearerIdentity, type BearerAuth } from './bearer.ts';
 
 export async function currentSession(ctx: Context, deps: { config: Config; sessions: Sessions; sso: SsoClient }): Promise<Session | undefined> {
   const id = ctx.cookies.get(deps.config.session.cookieName);
@@ -38,8 +39,13 @@ export async function currentSession(ctx: Context, deps: { config: Config; sessi
   return session;
 }
 
-/** The session, or undefined after answering the request with a redirect or 401. */
-export async function requireSession(ctx: Context, deps: SignInDeps): Promise<Session | undefined> {
+/**
+ * The caller, by bearer token or session; or undefined after answering the
+ * request with a redirect or 401. A bad bearer token is 401, never a redirect.
+ */
+export async function requireSession(ctx: Context, deps: SignInDeps & { bearer?: BearerAuth }): Promise<Pick<Session, 'identity'> | undefined> {
+  const bearer = await bearerIdentity(ctx, deps.bearer);
+  if (bearer) return { identity: bearer };
   const session = await currentSession(ctx, deps);
   if (session) {
     (ctx.state as RequestState).user = session.identity;

@@ -180,7 +180,7 @@ function oidcClient(settings: Extract<SsoSettings, { mode: 'oidc' }>): SsoClient
       const name = stringOf(info.name) ?? stringOf(claims.name) ?? '';
       const sid = stringOf(claims.sid);
       return {
-        identity: { id: claims.sub, email, name },
+        identity: { id: claims.sub, email, name, ...groupsOf(info.groups, claims.groups) },
         accessToken: tokens.access_token,
         providerSession: { sub: claims.sub, ...(sid === undefined ? {} : { sid }) },
       };
@@ -270,6 +270,12 @@ function classify(error: unknown, step: string): Error {
     return unavailable ? new SsoUnavailable(`${step}: ${code}`, error) : new SsoRefused(`${step}: ${code || error.message}`, error);
   }
   return new SsoUnavailable(`${step}: SSO could not be reached`, error);
+}
+
+/** The OIDC `groups` claim (a list of names), from the first source that has one; UPLOAD_ALLOWED_USERS matches `group:NAME` against it. */
+function groupsOf(...sources: unknown[]): { groups?: string[] } {
+  const list = sources.find(Array.isArray) as unknown[] | undefined;
+  return list ? { groups: list.filter((group): group is string => typeof group === 'string' && group !== '') } : {};
 }
 
 function stringOf(value: unknown): string | undefined {

@@ -41,6 +41,14 @@ export type SsoSettings =
 
 export type SameSite = 'lax' | 'strict' | 'none';
 
+/** Bearer tokens of API clients (api-settings.ts); present when either variable is set. */
+export interface ApiSettings {
+  /** API_PUBLIC_KEYS_DIR: `<user>_public.pem` files; absent: no API keys */
+  publicKeysDir?: string;
+  /** API_AUDIENCE: the `aud` tokens must carry; required with publicKeysDir */
+  audience?: string;
+}
+
 export interface RedisNode {
   host: string;
   port: number;
@@ -105,6 +113,8 @@ export interface Config {
   logLevel: string;
   /** port of the Prometheus /metrics listener (0: any free port); absent: no metrics */
   metricsPort?: number;
+  /** bearer tokens for API clients; absent: neither API_PUBLIC_KEYS_DIR nor API_AUDIENCE is set */
+  api?: ApiSettings;
 }
 
 export type ConfigResult =

@@ -17,6 +17,7 @@ import type { Env, Result } from './env-values.ts';
 import { redisConnection, redisKeyPrefix } from './redis-settings.ts';
 import { credentials, healthcheckKey, s3Location } from './s3-settings.ts';
 import { ssoSettings } from './sso-settings.ts';
+import { apiSettings } from './api-settings.ts';
 
 // re-exported: Env is parseConfig's parameter type, and the unit tests
 // import redisUrlProblem from here
@@ -95,6 +96,8 @@ export function parseConfig(env: Env): ConfigResult {
   const headersTimeoutMs = take(secondsAsMs(env, 'REQUEST_HEADERS_TIMEOUT', 10));
   const level = take(logLevel(env));
   const metrics = take(metricsPort(env, port));
+  const api = apiSettings(env);
+  errors.push(...api.errors);
 
   if (
     errors.length > 0 ||
@@ -137,6 +140,7 @@ export function parseConfig(env: Env): ConfigResult {
     headersTimeoutMs,
     logLevel: level,
     ...(metrics === undefined ? {} : { metricsPort: metrics }),
+    ...(api.value === undefined ? {} : { api: api.value }),
   };
   return { ok: true, config };
 }
