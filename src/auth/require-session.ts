@@ -51,7 +51,7 @@ export async function requireSession(ctx: Context, deps: SignInDeps & { bearer?:
     (ctx.state as RequestState).user = session.identity;
     return session;
   }
-  if (ctx.method === 'GET' && isNavigation(ctx.get('sec-fetch-mode') || undefined, ctx.get('accept') || undefined)) {
+  if (ctx.method === 'GET' && isNavigation({ secFetchMode: ctx.get('sec-fetch-mode') || undefined, acceptsHtml: ctx.accepts('html') !== false, authorization: ctx.get('authorization') !== '' })) {
     await startSignIn(ctx, deps);
     return undefined;
   }

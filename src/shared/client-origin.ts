@@ -23,8 +23,27 @@ export function originFormTarget(url: string | undefined): { path: string; query
   return q === -1 ? { path: url, query: undefined } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
 
-/** Whether the request is a browser's top-level navigation, which may be sent to SSO. */
-export function isNavigation(secFetchMode: string | undefined, accept: string | undefined): boolean {
-  if (secFetchMode !== undefined) return secFetchMode === 'navigate';
-  return (accept ?? '').toLowerCase().includes('text/html');
+/** What a request says about itself, for telling a person's navigation from a script. */
+export interface NavigationSignals {
+  /** Sec-Fetch-Mode, when the client sent fetch metadata */
+  secFetchMode: string | undefined;
+  /** the Accept header admits text/html (as any-type and text/* ranges do); no Accept admits everything */
+  acceptsHtml: boolean;
+  /** an Authorization header was sent: an API client, never a person at a browser */
+  authorization: boolean;
+}
+
+/**
+ * Whether the request is a top-level navigation, which may be sent to SSO
+ * (and shown an HTML error page). Browsers say so in Sec-Fetch-Mode; a
+ * client that sends no fetch metadata (curl, wget, older browsers, office
+ * software opening a link) counts as one unless its Accept rules HTML out,
+ * as uktrade's proxy sends every such request to SSO. Scripts, media
+ * elements and API clients say they are not (Sec-Fetch-Mode other than
+ * navigate, an Accept without HTML, an Authorization header) and get 401.
+ */
+export function isNavigation(signals: NavigationSignals): boolean {
+  if (signals.authorization) return false;
+  if (signals.secFetchMode !== undefined) return signals.secFetchMode === 'navigate';
+  return signals.acceptsHtml;
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { clientOrigin, isNavigation, originFormTarget } from '../../src/shared/client-origin.ts';
+import { clientOrigin, isNavigation, originFormTarget, type NavigationSignals } from '../../src/shared/client-origin.ts';
 
 test('x-forwarded-proto decides the scheme of the callback', (t) => {
   t.like(clientOrigin('https', false, 'assets.example.org'), { ok: true, origin: 'https://assets.example.org' });
@@ -21,10 +21,27 @@ test('the request-target keeps a trailing question mark', (t) => {
   t.is(originFormTarget('http://x/a'), undefined);
 });
 
-test('only top-level navigations count as navigations', (t) => {
-  t.true(isNavigation('navigate', '*/*'));
-  t.false(isNavigation('cors', 'text/html'));
-  t.false(isNavigation('no-cors', undefined));
-  t.true(isNavigation(undefined, 'text/html,application/xhtml+xml'));
-  t.false(isNavigation(undefined, '*/*'));
+const signals = (overrides: Partial<NavigationSignals> = {}): NavigationSignals => ({
+  secFetchMode: undefined,
+  acceptsHtml: true,
+  authorization: false,
+  ...overrides,
+});
+
+test('a browser that sends fetch metadata is navigating only when it says so', (t) => {
+  t.true(isNavigation(signals({ secFetchMode: 'navigate' })));
+  t.true(isNavigation(signals({ secFetchMode: 'navigate', acceptsHtml: false })));
+  for (const mode of ['cors', 'no-cors', 'same-origin', 'websocket', '']) {
+    t.false(isNavigation(signals({ secFetchMode: mode })), mode);
+  }
+});
+
+test('a client without fetch metadata is navigating unless its Accept rules HTML out', (t) => {
+  t.true(isNavigation(signals({ acceptsHtml: true })));
+  t.false(isNavigation(signals({ acceptsHtml: false })));
+});
+
+test('a request with an Authorization header is never a navigation', (t) => {
+  t.false(isNavigation(signals({ authorization: true })));
+  t.false(isNavigation(signals({ authorization: true, secFetchMode: 'navigate' })));
 });
