@@ -2,6 +2,8 @@
 // service needs is here, already typed and defaulted, so nothing past start-up
 // reads process.env.
 
+import type { UploadSettings } from './upload-settings.ts';
+
 export type AddressingStyle = 'path' | 'virtual-host';
 
 export interface BucketLocation {
@@ -113,6 +115,8 @@ export interface Config {
   logLevel: string;
   /** port of the Prometheus /metrics listener (0: any free port); absent: no metrics */
   metricsPort?: number;
+  /** UPLOAD_*; absent: uploads are off and every upload route answers 404 */
+  uploads?: UploadSettings;
   /** bearer tokens for API clients; absent: neither API_PUBLIC_KEYS_DIR nor API_AUDIENCE is set */
   api?: ApiSettings;
 }

@@ -17,6 +17,7 @@ import type { Env, Result } from './env-values.ts';
 import { redisConnection, redisKeyPrefix } from './redis-settings.ts';
 import { credentials, healthcheckKey, s3Location } from './s3-settings.ts';
 import { ssoSettings } from './sso-settings.ts';
+import { uploadSettings } from './upload-settings.ts';
 import { apiSettings } from './api-settings.ts';
 
 // re-exported: Env is parseConfig's parameter type, and the unit tests
@@ -96,6 +97,8 @@ export function parseConfig(env: Env): ConfigResult {
   const headersTimeoutMs = take(secondsAsMs(env, 'REQUEST_HEADERS_TIMEOUT', 10));
   const level = take(logLevel(env));
   const metrics = take(metricsPort(env, port));
+  const uploads = uploadSettings(env);
+  errors.push(...uploads.errors);
   const api = apiSettings(env);
   errors.push(...api.errors);
 
@@ -140,6 +143,7 @@ export function parseConfig(env: Env): ConfigResult {
     headersTimeoutMs,
     logLevel: level,
     ...(metrics === undefined ? {} : { metricsPort: metrics }),
+    ...(uploads.value === undefined ? {} : { uploads: uploads.value }),
     ...(api.value === undefined ? {} : { api: api.value }),
   };
   return { ok: true, config };
