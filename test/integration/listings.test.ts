@@ -114,7 +114,9 @@ test('the top folder lists sub-folders first, then files with human-readable siz
 });
 
 test('a nested folder has a breadcrumb whose links lead up, and its own marker is not a file', async (t) => {
-  const html = await (await user.request(`${proxy.url}/docs/deep/`)).text();
+  const deep = await user.request(`${proxy.url}/docs/deep/`);
+  t.is(deep.status, 200);
+  const html = await deep.text();
   t.deepEqual(names(html), ['b.txt']);
   const crumbs = anchors(/<nav[^>]*>([\s\S]*?)<\/nav>/.exec(html)![1]!);
   t.deepEqual(crumbs, [
@@ -125,6 +127,7 @@ test('a nested folder has a breadcrumb whose links lead up, and its own marker i
   t.is(up.status, 200);
   t.deepEqual(names(await up.text()), ['deep/', 'a.txt']);
   const top = await user.request(proxy.url + crumbs[0]!.href);
+  t.is(top.status, 200);
   t.true(names(await top.text()).includes('docs/'));
 });
 
@@ -139,6 +142,7 @@ test('an empty folder (only its marker) is shown as empty; a folder that does no
 
 test('more than 1,000 keys are paginated: the next page shows the rest, without duplicates', async (t) => {
   const first = await user.request(`${proxy.url}/many/`);
+  t.is(first.status, 200);
   const firstHtml = await first.text();
   const firstNames = names(firstHtml);
   t.is(firstNames.length, 1000);
@@ -181,6 +185,7 @@ test('the JSON form has the same listing, and its nextPage leads to the rest', a
 
 test('hostile key names are text, and each listed link downloads exactly that object', async (t) => {
   const response = await user.request(`${proxy.url}/hostile/`);
+  t.is(response.status, 200);
   const html = await response.text();
   t.true(html.includes('&lt;img'));
   t.false(html.includes('<img'));
@@ -196,13 +201,17 @@ test('hostile key names are text, and each listed link downloads exactly that ob
 });
 
 test('a folder with ?, #, %, a space and unicode in its name is reached by its link', async (t) => {
-  const top = anchors(await (await user.request(`${proxy.url}/`)).text());
+  const listing = await user.request(`${proxy.url}/`);
+  t.is(listing.status, 200);
+  const top = anchors(await listing.text());
   const link = top.find((a) => a.text === oddFolder);
   t.truthy(link);
   const folder = await user.request(new URL(link!.href, `${proxy.url}/`));
   t.is(folder.status, 200);
   const inner = anchors(await folder.text()).find((a) => a.text === 'inner.txt');
+  t.truthy(inner);
   const file = await user.request(new URL(inner!.href, new URL(link!.href, `${proxy.url}/`)));
+  t.is(file.status, 200);
   t.is(await file.text(), 'inside the odd folder');
 });
 
@@ -223,6 +232,8 @@ test('a bad page token is 400, and a token is never reflected as markup', async 
   t.is(control.status, 400);
   await control.arrayBuffer();
   const markup = await user.request(`${proxy.url}/many/?page=${encodeURIComponent('<script>alert(1)</script>')}`);
+  // S3 decides what a token it never issued means: RGW lists from it (200), AWS refuses it (400)
+  t.true(markup.status === 200 || markup.status === 400, `status ${markup.status}`);
   t.false((await markup.text()).includes('<script>'));
 });
 
