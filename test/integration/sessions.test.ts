@@ -30,7 +30,7 @@ async function everythingUnder(prefix: string): Promise<string[]> {
     const type = await redis.type(key);
     if (type === 'string') found.push((await redis.get(key)) ?? '');
     else if (type === 'hash') found.push(...Object.entries(await redis.hgetall(key)).flat());
-    else if (type === 'zset') found.push(...(await redis.zrange(key, 0, -1, 'WITHSCORES')));
+    else if (type === 'zset') found.push(...(await redis.zrange(key, '0', '-1', 'WITHSCORES')));
     else if (type === 'set') found.push(...(await redis.smembers(key)));
     else if (type === 'list') found.push(...(await redis.lrange(key, 0, -1)));
     else found.push(`unexpected type ${type}`);
@@ -89,7 +89,7 @@ test('destroy ends the session in Redis, in its provider indexes and in this ins
   t.is(sessions.openedInMemory, 1);
   const indexes = (await redis.keys(`${prefix}session-*`)).sort();
   t.is(indexes.length, 2, 'one index for the sid, one for the sub');
-  for (const index of indexes) t.deepEqual(await redis.zrange(index, 0, -1), [sessionLookupId(session.id)]);
+  for (const index of indexes) t.deepEqual(await redis.zrange(index, '0', '-1'), [sessionLookupId(session.id)]);
 
   await sessions.destroy(session.id);
   t.is(sessions.openedInMemory, 0);
@@ -134,7 +134,7 @@ test('provider indexes expire with their sessions and shed expired entries', asy
   await sessions.create(who, token(), { sub: who.id, sid: 'sid-x' }, long - 2 * maxAge * 1000); // listed as expired already
   const current = await sessions.create(who, token(), { sub: who.id }, long);
   const [subIndex] = await redis.keys(`${prefix}session-sub:*`);
-  t.deepEqual(await redis.zrange(subIndex!, 0, -1), [sessionLookupId(current.id)], 'the expired entry was dropped');
+  t.deepEqual(await redis.zrange(subIndex!, '0', '-1'), [sessionLookupId(current.id)], 'the expired entry was dropped');
   const ttl = await redis.pttl(subIndex!);
   t.true(ttl > (maxAge - 5) * 1000 && ttl <= maxAge * 1000, `index lives as long as its last session (${ttl} ms)`);
   const sessionTtl = await redis.ttl(`${prefix}session:${sessionLookupId(current.id)}`);

@@ -8,6 +8,9 @@
  *   /interaction/:uid once more and is redirected on); with `consent: 'page'`
  *   a page with an "Allow" button is shown instead.
  * - RP-initiated logout (end_session_endpoint) enabled.
+ * - Back-Channel Logout enabled: with `backchannelLogoutUri` the client is
+ *   registered for it, and ending a session at the issuer posts a logout
+ *   token there (with `sid` unless `backchannelLogoutSessionRequired: false`).
  * - An in-process adapter we own, so tests can revoke access tokens/grants
  *   (the userinfo endpoint then answers 401 to tokens already issued).
  *
@@ -50,6 +53,18 @@ export interface OidcIssuerOptions {
   consent?: 'auto' | 'page';
   /** Access token lifetime in seconds (default 3600). */
   accessTokenTtl?: number;
+  /** The client's backchannel_logout_uri. */
+  backchannelLogoutUri?: string;
+  /** backchannel_logout_session_required (default true): logout tokens and ID tokens carry sid. */
+  backchannelLogoutSessionRequired?: boolean;
+}
+
+export interface BackchannelDelivery {
+  sub: string;
+  sid: string | undefined;
+  /** the client answered 200 */
+  ok: boolean;
+  error?: string;
 }
 
 export interface LoginAttempt {
@@ -76,6 +91,10 @@ export interface OidcIssuer {
   readonly userInfoCalls: number;
   /** Completed RP-initiated logouts (POST /session/end/confirm). */
   readonly endSessionCalls: number;
+  /** Every logout token posted to the client's backchannel_logout_uri, with how it was answered. */
+  readonly backchannelDeliveries: BackchannelDelivery[];
+  /** The private signing key (JWK, with the kid the issuer publishes), for tests that forge the issuer's tokens. */
+  readonly signingKey: Record<string, unknown>;
 
   /** Destroys one access token: userinfo answers 401 for it. */
   revoke(accessToken: string): Promise<void>;
@@ -290,6 +309,7 @@ export async function startOidcIssuer(options: OidcIssuerOptions): Promise<OidcI
 
   const { factory: adapter, store } = createAdapterFactory();
   const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+  const signingKid = randomBytes(8).toString('hex');
 
   const provider = new (ProviderCtor as new (issuer: string, configuration: unknown) => Provider)(issuer, {
     adapter,
@@ -302,8 +322,20 @@ export async function startOidcIssuer(options: OidcIssuerOptions): Promise<OidcI
         grant_types: ['authorization_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_post',
+        ...(options.backchannelLogoutUri
+          ? {
+              backchannel_logout_uri: options.backchannelLogoutUri,
+              backchannel_logout_session_required: options.backchannelLogoutSessionRequired ?? true,
+            }
+          : {}),
       },
     ],
+    // oidc-provider refuses to post to special-use addresses (its SSRF guard,
+    // through the dispatcher it passes); every test host here is loopback.
+    async fetch(url: string, init: RequestInit & { dispatcher?: unknown }) {
+      const { dispatcher: _, ...rest } = init;
+      return globalThis.fetch(url, rest);
+    },
     async findAccount(_ctx: unknown, sub: string) {
       const account = accounts.find((candidate) => candidate.sub === sub);
       if (!account) return undefined;
@@ -331,6 +363,7 @@ export async function startOidcIssuer(options: OidcIssuerOptions): Promise<OidcI
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx: KoaContext, form: string) {
@@ -347,7 +380,7 @@ export async function startOidcIssuer(options: OidcIssuerOptions): Promise<OidcI
       },
     },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
-    jwks: { keys: [{ ...signingKey, use: 'sig', alg: 'RS256' }] },
+    jwks: { keys: [{ ...signingKey, kid: signingKid, use: 'sig', alg: 'RS256' }] },
     ttl: {
       AccessToken: options.accessTokenTtl ?? 3600,
       AuthorizationCode: 60,
@@ -372,6 +405,14 @@ export async function startOidcIssuer(options: OidcIssuerOptions): Promise<OidcI
   let tokenCalls = 0;
   let userInfoCalls = 0;
   let endSessionCalls = 0;
+  const backchannelDeliveries: BackchannelDelivery[] = [];
+
+  provider.on('backchannel.success', ((_ctx: unknown, _client: unknown, sub: string, sid: string | undefined) => {
+    backchannelDeliveries.push({ sub, sid, ok: true });
+  }) as (...args: never[]) => void);
+  provider.on('backchannel.error', ((_ctx: unknown, error: Error, _client: unknown, sub: string, sid: string | undefined) => {
+    backchannelDeliveries.push({ sub, sid, ok: false, error: error.message });
+  }) as (...args: never[]) => void);
 
   provider.on('access_token.saved', ((token: { jti: string }) => {
     issuedTokens.push(token.jti);
@@ -505,6 +546,8 @@ export async function startOidcIssuer(options: OidcIssuerOptions): Promise<OidcI
     get endSessionCalls() {
       return endSessionCalls;
     },
+    backchannelDeliveries,
+    signingKey: { ...signingKey, kid: signingKid, alg: 'RS256' },
     async revoke(accessToken) {
       const token = await provider.AccessToken.find(accessToken);
       await token?.destroy();
