@@ -33,6 +33,8 @@ export interface OidcAccount {
   email: string;
   email_verified?: boolean;
   name: string;
+  /** the `groups` claim (in the profile scope, as identity providers with a groups mapper send it) */
+  groups?: string[];
 }
 
 export const defaultAccounts: readonly OidcAccount[] = [
@@ -53,6 +55,13 @@ export interface OidcIssuerOptions {
   consent?: 'auto' | 'page';
   /** Access token lifetime in seconds (default 3600). */
   accessTokenTtl?: number;
+  /**
+   * Access tokens asked for this resource indicator (RFC 8707: `resource` at
+   * the authorization and token endpoints) are JWTs (RFC 9068) with this
+   * `aud`, carrying the account's email and groups. Without it every access
+   * token is opaque.
+   */
+  jwtAccessTokens?: { resource: string; audience: string };
   /** The client's backchannel_logout_uri. */
   backchannelLogoutUri?: string;
   /** backchannel_logout_session_required (default true): logout tokens and ID tokens carry sid. */
@@ -294,6 +303,20 @@ function passwordMatches(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+// ---- JWT access tokens for one resource ----
+
+function jwtResourceIndicators(jwt: { resource: string; audience: string }) {
+  return {
+    enabled: true,
+    // the grant's resource is used at the token endpoint without repeating it
+    useGrantedResource: async () => true,
+    async getResourceServerInfo(_ctx: unknown, indicator: string) {
+      if (indicator !== jwt.resource) throw new Error(`unknown resource indicator ${indicator}`);
+      return { scope: 'api', audience: jwt.audience, accessTokenFormat: 'jwt', accessTokenTTL: 300, jwt: { sign: { alg: 'RS256' } } };
+    },
+  };
+}
+
 // ---- the issuer ----
 
 export async function startOidcIssuer(options: OidcIssuerOptions): Promise<OidcIssuer> {
@@ -347,6 +370,7 @@ export async function startOidcIssuer(options: OidcIssuerOptions): Promise<OidcI
             email: account.email,
             email_verified: account.email_verified ?? true,
             name: account.name,
+            ...(account.groups ? { groups: account.groups } : {}),
           };
         },
       };
@@ -354,7 +378,7 @@ export async function startOidcIssuer(options: OidcIssuerOptions): Promise<OidcI
     claims: {
       openid: ['sub'],
       email: ['email', 'email_verified'],
-      profile: ['name'],
+      profile: ['name', 'groups'],
     },
     pkce: { required: () => true },
     interactions: {
@@ -363,6 +387,7 @@ export async function startOidcIssuer(options: OidcIssuerOptions): Promise<OidcI
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
+      ...(options.jwtAccessTokens ? { resourceIndicators: jwtResourceIndicators(options.jwtAccessTokens) } : {}),
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
@@ -390,6 +415,11 @@ export async function startOidcIssuer(options: OidcIssuerOptions): Promise<OidcI
       Grant: 24 * 3600,
     },
     clientBasedCORS: () => false,
+    // JWT access tokens name their user by sub only; an API wants the email and groups too.
+    async extraTokenClaims(_ctx: unknown, token: { accountId?: string; resourceServer?: unknown }) {
+      const account = token.resourceServer ? accounts.find((candidate) => candidate.sub === token.accountId) : undefined;
+      return account ? { email: account.email, ...(account.groups ? { groups: account.groups } : {}) } : undefined;
+    },
     async renderError(ctx: KoaContext, out: Record<string, string>) {
       ctx.type = 'html';
       const rows = Object.entries(out)
