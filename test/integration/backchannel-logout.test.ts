@@ -203,6 +203,36 @@ test('a logout token not signed by the issuer, with a nonce, for another client 
   t.regex(((await replayed.json()) as { error_description: string }).error_description, /used before/);
 });
 
+test('while the issuer cannot be reached a logout token gets 503, so that the provider retries, and works once it is back', async (t) => {
+  const setup = await setUp(t);
+  const aliceHere = await signIn(t, setup, alice);
+  const key = await importJWK(setup.issuer.signingKey, 'RS256');
+  const now = Math.floor(Date.now() / 1000);
+  const token = await new SignJWT({ sub: 'alice-sub', jti: randomBytes(12).toString('base64url'), events: { [logoutEvent]: {} } })
+    .setProtectedHeader({ alg: 'RS256', kid: setup.issuer.signingKey.kid as string, typ: 'logout+jwt' })
+    .setIssuer(setup.issuer.issuer)
+    .setAudience(clientId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 120)
+    .sign(key);
+  const post = () => fetch(`${setup.back.url}${backchannelPath}`, { method: 'POST', body: new URLSearchParams({ logout_token: token }) });
+
+  // The instance that takes logout tokens has not met the issuer yet: no discovery, no keys.
+  await setup.issuer.goDown();
+  const away = await post();
+  t.is(away.status, 503);
+  t.is(away.headers.get('cache-control'), 'no-store');
+  t.truthy(away.headers.get('retry-after'));
+  t.is(((await away.json()) as { error: string }).error, 'temporarily_unavailable');
+  t.true(await sessionInRedis(aliceHere, setup), 'nothing ended');
+
+  await setup.issuer.comeBack();
+  const back = await post();
+  t.is(back.status, 200, 'the same token, not spent by the failed attempt');
+  await back.arrayBuffer();
+  t.false(await sessionInRedis(aliceHere, setup));
+});
+
 test('the back-channel logout endpoint takes only a form-encoded POST', async (t) => {
   const setup = await setUp(t);
   const url = `${setup.back.url}${backchannelPath}`;
