@@ -16,6 +16,8 @@ export interface Metrics {
   signIns: Counter<'outcome' | 'reason'>;
   tokenChecks: Counter<'result'>;
   redisErrors: Counter<'kind'>;
+  uploads: Counter<'kind' | 'outcome'>;
+  uploadBytes: Counter;
 }
 
 // Downloads of large objects take minutes, so the buckets reach well past
@@ -88,6 +90,17 @@ export function createMetrics(): Metrics {
       name: 's3proxy_redis_errors_total',
       help: 'Redis failures: connection errors reported by the client, and requests that failed because Redis was unavailable',
       labelNames: ['kind'],
+      registers,
+    }),
+    uploads: new Counter({
+      name: 's3proxy_uploads_total',
+      help: 'Upload events by kind (put, post, multipart) and outcome (presigned, created, completed, aborted, refused, failed)',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    }),
+    uploadBytes: new Counter({
+      name: 's3proxy_upload_bytes_total',
+      help: 'Bytes accepted for upload: the declared size of each presigned PUT or sized POST handed out, and the size of each completed multipart upload',
       registers,
     }),
   };
