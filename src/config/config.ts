@@ -43,6 +43,16 @@ export type SsoSettings =
 
 export type SameSite = 'lax' | 'strict' | 'none';
 
+export interface SessionSettings {
+  cookieName: string;
+  maxAgeSeconds: number;
+  sameSite: SameSite;
+  /** SESSION_COOKIE_SECURE: every cookie is Secure, whatever scheme a request came by */
+  forceSecure: boolean;
+  /** SESSION_SECRET: keys the sealed login state (else SSO_CLIENT_SECRET does); never logged */
+  secret?: string;
+}
+
 /** Bearer tokens of API clients (api-settings.ts); present when either variable is set. */
 export interface ApiSettings {
   /** API_PUBLIC_KEYS_DIR: `<user>_public.pem` files; absent: no API keys */
@@ -93,11 +103,7 @@ export interface Config {
   publicUrl?: string;
   /** seconds a login (state, PKCE verifier, nonce) stays valid */
   loginStateTtlSeconds: number;
-  session: {
-    cookieName: string;
-    maxAgeSeconds: number;
-    sameSite: SameSite;
-  };
+  session: SessionSettings;
   s3: {
     location: BucketLocation;
     region: string;

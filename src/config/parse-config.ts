@@ -11,12 +11,13 @@
 // `NAME=`), except AWS_S3_HEALTHCHECK_KEY, where empty is an error: it would
 // open the prefix's root to anyone.
 
-import type { Config, ConfigResult, SameSite } from './config.ts';
+import type { Config, ConfigResult } from './config.ts';
 import { bad, get, integer, ok, secondsAsMs, show } from './env-values.ts';
 import type { Env, Result } from './env-values.ts';
 import { redisConnection, redisKeyPrefix } from './redis-settings.ts';
 import { credentials, healthcheckKey, s3Location } from './s3-settings.ts';
 import { ssoSettings } from './sso-settings.ts';
+import { sessionSettings } from './session-settings.ts';
 import { uploadSettings } from './upload-settings.ts';
 import { apiSettings } from './api-settings.ts';
 
@@ -28,26 +29,6 @@ export { redisUrlProblem } from './redis-settings.ts';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** upper bound for second counts (TTLs, max ages): far beyond any sane use */
 const MAX_SECONDS = 2 ** 31 - 1;
-// RFC 6265 cookie-name = token (RFC 2616): visible ASCII except separators
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-function cookieName(env: Env): Result<string> {
-  const raw = get(env, 'SESSION_COOKIE_NAME');
-  if (raw === undefined) return ok('assets_session_id');
-  return COOKIE_NAME.test(raw)
-    ? ok(raw)
-    : bad('SESSION_COOKIE_NAME', `must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~), got ${show(raw)}`);
-}
-
-function sameSite(env: Env): Result<SameSite> {
-  const raw = get(env, 'SESSION_COOKIE_SAMESITE');
-  if (raw === undefined) return ok('lax');
-  const lower = raw.toLowerCase();
-  return lower === 'lax' || lower === 'strict' || lower === 'none'
-    ? ok(lower)
-    : bad('SESSION_COOKIE_SAMESITE', `must be Lax, Strict or None, got ${show(raw)}`);
-}
-
 function logLevel(env: Env): Result<string> {
   const raw = get(env, 'LOG_LEVEL');
   if (raw === undefined) return ok('info');
@@ -85,9 +66,9 @@ export function parseConfig(env: Env): ConfigResult {
   const sso = ssoResult.value;
   const gracePeriod = take(integer(env, 'SSO_TOKEN_CHECK_GRACE_PERIOD', 0, MAX_SECONDS, 60));
   const loginTtl = take(integer(env, 'LOGIN_STATE_TTL', 1, MAX_SECONDS, 600));
-  const cookie = take(cookieName(env));
-  const maxAge = take(integer(env, 'SESSION_MAX_AGE', 1, MAX_SECONDS, 32400));
-  const site = take(sameSite(env));
+  const sessionResult = sessionSettings(env);
+  errors.push(...sessionResult.errors);
+  const session = sessionResult.value;
   const s3 = s3Location(env);
   errors.push(...s3.errors);
   const creds = take(credentials(env));
@@ -110,9 +91,7 @@ export function parseConfig(env: Env): ConfigResult {
     sso === undefined ||
     gracePeriod === undefined ||
     loginTtl === undefined ||
-    cookie === undefined ||
-    maxAge === undefined ||
-    site === undefined ||
+    session === undefined ||
     s3.location === undefined ||
     s3.region === undefined ||
     upstreamTimeoutMs === undefined ||
@@ -130,8 +109,9 @@ export function parseConfig(env: Env): ConfigResult {
     redisKeyPrefix: keyPrefix,
     sso,
     tokenCheckGracePeriodSeconds: gracePeriod,
+    ...(session.publicUrl === undefined ? {} : { publicUrl: session.publicUrl }),
     loginStateTtlSeconds: loginTtl,
-    session: { cookieName: cookie, maxAgeSeconds: maxAge, sameSite: site },
+    session: session.session,
     s3: {
       location: s3.location,
       region: s3.region,

@@ -90,7 +90,7 @@ test('a full old-style uktrade environment parses into the expected config', (t)
     },
     tokenCheckGracePeriodSeconds: 60,
     loginStateTtlSeconds: 600,
-    session: { cookieName: 'assets_session_id', maxAgeSeconds: 32400, sameSite: 'lax' },
+    session: { cookieName: 'assets_session_id', maxAgeSeconds: 32400, sameSite: 'lax', forceSecure: false },
     s3: {
       location: {
         origin: 'https://s3.eu-west-2.amazonaws.com',
@@ -123,7 +123,7 @@ test('a full newer-style uktrade environment parses into the expected config', (
     },
     tokenCheckGracePeriodSeconds: 60,
     loginStateTtlSeconds: 600,
-    session: { cookieName: 'assets_session_id', maxAgeSeconds: 32400, sameSite: 'lax' },
+    session: { cookieName: 'assets_session_id', maxAgeSeconds: 32400, sameSite: 'lax', forceSecure: false },
     s3: {
       location: { origin: 'http://minio:9000', bucket: 'my-bucket', style: 'path', keyPrefix: 'reports/' },
       region: 'eu-west-2',
@@ -143,7 +143,7 @@ test('a minimal environment gets every default', (t) => {
   t.is(c.redisKeyPrefix, 's3proxy:');
   t.is(c.tokenCheckGracePeriodSeconds, 60);
   t.is(c.loginStateTtlSeconds, 600);
-  t.deepEqual(c.session, { cookieName: 'assets_session_id', maxAgeSeconds: 32400, sameSite: 'lax' });
+  t.deepEqual(c.session, { cookieName: 'assets_session_id', maxAgeSeconds: 32400, sameSite: 'lax', forceSecure: false });
   t.is(c.s3.upstreamTimeoutMs, 30000);
   t.is(c.shutdownTimeoutMs, 9000);
   t.is(c.logLevel, 'info');
@@ -540,11 +540,59 @@ test('SESSION_MAX_AGE must be at least 1 and defaults to 9 hours', (t) => {
 test('SESSION_COOKIE_SAMESITE is case-insensitive and defaults to lax', (t) => {
   t.is(config(minimalEnv()).session.sameSite, 'lax');
   const cases: Array<[string, SameSite]> = [['Lax', 'lax'], ['STRICT', 'strict'], ['none', 'none'], ['None', 'none']];
-  for (const [raw, expected] of cases) t.is(config(withEnv({ SESSION_COOKIE_SAMESITE: raw })).session.sameSite, expected);
+  // None needs https, known up front (see below)
+  for (const [raw, expected] of cases) t.is(config(withEnv({ SESSION_COOKIE_SAMESITE: raw, SESSION_COOKIE_SECURE: 'true' })).session.sameSite, expected);
   t.is(onlyError(withEnv({ SESSION_COOKIE_SAMESITE: 'loose' })), 'SESSION_COOKIE_SAMESITE: must be Lax, Strict or None, got "loose"');
 });
 
 // --- S3 location -----------------------------------------------------------------
+
+test('PUBLIC_URL is optional and kept as its origin', (t) => {
+  t.false('publicUrl' in config(minimalEnv()));
+  t.is(config(withEnv({ PUBLIC_URL: 'https://assets.example.org' })).publicUrl, 'https://assets.example.org');
+  t.is(config(withEnv({ PUBLIC_URL: 'https://Assets.Example.org:8443/' })).publicUrl, 'https://assets.example.org:8443');
+  t.is(config(withEnv({ PUBLIC_URL: 'http://localhost:8080' })).publicUrl, 'http://localhost:8080');
+  t.false('publicUrl' in config(withEnv({ PUBLIC_URL: '' })), 'empty counts as unset');
+});
+
+test('PUBLIC_URL must be an http(s) origin without path, query, fragment or credentials, and is never echoed', (t) => {
+  const secret = 'pw-in-public-url-Qz19';
+  for (const raw of ['assets.example.org', 'ftp://assets.example.org', 'https://assets.example.org/prefix', 'https://assets.example.org/?a=1', 'https://assets.example.org/#x', `https://user:${secret}@assets.example.org`]) {
+    const error = onlyError(withEnv({ PUBLIC_URL: raw }));
+    t.regex(error, /^PUBLIC_URL: /, raw);
+    t.false(error.includes(secret), raw);
+  }
+  t.is(onlyError(withEnv({ PUBLIC_URL: 'https://assets.example.org/prefix' })), 'PUBLIC_URL: must be an origin only (scheme, host and port), without a path');
+});
+
+test('SESSION_COOKIE_SECURE forces Secure cookies and defaults to false', (t) => {
+  t.false(config(minimalEnv()).session.forceSecure);
+  t.true(config(withEnv({ SESSION_COOKIE_SECURE: 'true' })).session.forceSecure);
+  t.false(config(withEnv({ SESSION_COOKIE_SECURE: 'false' })).session.forceSecure);
+  t.is(onlyError(withEnv({ SESSION_COOKIE_SECURE: 'always' })), 'SESSION_COOKIE_SECURE: must be true or false, got "always"');
+});
+
+test('SESSION_COOKIE_SAMESITE=None without https stops start-up with one line naming the variable', (t) => {
+  const message = 'SESSION_COOKIE_SAMESITE: None needs https: set PUBLIC_URL to an https URL, or SESSION_COOKIE_SECURE=true';
+  t.deepEqual(errors(withEnv({ SESSION_COOKIE_SAMESITE: 'None' })), [message]);
+  t.deepEqual(errors(withEnv({ SESSION_COOKIE_SAMESITE: 'None', PUBLIC_URL: 'http://assets.example.org' })), [message]);
+  t.deepEqual(errors(withEnv({ SESSION_COOKIE_SAMESITE: 'None', SESSION_COOKIE_SECURE: 'false' })), [message]);
+  t.is(config(withEnv({ SESSION_COOKIE_SAMESITE: 'None', PUBLIC_URL: 'https://assets.example.org' })).session.sameSite, 'none');
+  t.is(config(withEnv({ SESSION_COOKIE_SAMESITE: 'None', SESSION_COOKIE_SECURE: 'true' })).session.sameSite, 'none');
+  // a bad PUBLIC_URL is reported on its own, not as a SameSite problem too
+  t.regex(onlyError(withEnv({ SESSION_COOKIE_SAMESITE: 'None', PUBLIC_URL: 'not a url' })), /^PUBLIC_URL: /);
+});
+
+test('SESSION_SECRET is optional, needs 32 characters, and is never echoed', (t) => {
+  t.false('secret' in config(minimalEnv()).session);
+  const good = 'a-session-secret-of-32-chars-ok!';
+  t.is(good.length, 32);
+  t.is(config(withEnv({ SESSION_SECRET: good })).session.secret, good);
+  const short = 'short-secret-Xy7';
+  const error = onlyError(withEnv({ SESSION_SECRET: short }));
+  t.is(error, 'SESSION_SECRET: must be at least 32 characters long');
+  t.false(error.includes(short));
+});
 
 test('AWS_S3_ENDPOINT takes precedence over AWS_S3_BUCKET, whose form is then ignored', (t) => {
   const c = config(withEnv({ AWS_S3_BUCKET: 'other bucket!', S3_USE_LOCAL: 'true', S3_ENDPOINT_URL: undefined }));
