@@ -1,36 +1,77 @@
-// Writing the proxy's cookies. The `cookie` package serialises them with
+// The proxy's cookies as values (what auth decides) and as Set-Cookie lines
+// (what a response carries). The `cookie` package serialises them with
 // Max-Age as well as Expires (Koa's `cookies` writes Expires only, which a
 // client with a wrong clock misreads); reading stays with ctx.cookies.
 import type { Context } from 'koa';
-import { stringifySetCookie } from 'cookie';
-import type { Config } from '../config/config.ts';
+import { parseSetCookie, stringifySetCookie } from 'cookie';
+import type { Config, SameSite } from '../config/config.ts';
 
-export interface CookieScope {
+export interface CookieToSet {
+  name: string;
+  value: string;
   /** seconds; 0 expires the cookie at once */
   maxAgeSeconds: number;
-  path?: string;
+  path: string;
+  secure: boolean;
+  sameSite: SameSite;
 }
 
-export function setCookie(ctx: Context, config: Config, name: string, value: string, scope: CookieScope): void {
-  const line = stringifySetCookie({
+/**
+ * Secure when the browser reaches the proxy over https: `origin` is the
+ * proxy's origin (PUBLIC_URL when set, so then only its scheme counts), or
+ * always with SESSION_COOKIE_SECURE=true.
+ */
+export function cookieSecure(config: Config, origin: string): boolean {
+  return config.session.forceSecure || origin.startsWith('https:');
+}
+
+/** A cookie of the proxy's, with the session's SameSite unless told otherwise. */
+export function proxyCookie(
+  config: Config,
+  origin: string,
+  name: string,
+  value: string,
+  scope: { maxAgeSeconds: number; path?: string; sameSite?: SameSite },
+): CookieToSet {
+  return {
     name,
     value,
-    maxAge: scope.maxAgeSeconds,
-    expires: new Date(Date.now() + scope.maxAgeSeconds * 1000),
+    maxAgeSeconds: scope.maxAgeSeconds,
     path: scope.path ?? '/',
-    httpOnly: true,
-    // ctx.protocol honours x-forwarded-proto: TLS usually ends at the PaaS router.
-    secure: ctx.protocol === 'https',
-    sameSite: config.session.sameSite,
-  });
-  // One Set-Cookie per name and path: setting a cookie twice in a response keeps the last.
-  const prefix = `${name}=`;
-  const samePath = `Path=${scope.path ?? '/'}`;
-  const existing = ctx.response.get('set-cookie') as unknown;
-  const kept = (Array.isArray(existing) ? (existing as string[]) : []).filter((old) => !(old.startsWith(prefix) && old.includes(samePath)));
-  ctx.set('set-cookie', [...kept, line]);
+    secure: cookieSecure(config, origin),
+    sameSite: scope.sameSite ?? config.session.sameSite,
+  };
 }
 
-export function clearCookie(ctx: Context, config: Config, name: string, path = '/'): void {
-  setCookie(ctx, config, name, '', { maxAgeSeconds: 0, path });
+/** The same cookie, expired: a browser drops it (name and path must match the one it holds). */
+export function expired(cookie: CookieToSet): CookieToSet {
+  return { ...cookie, value: '', maxAgeSeconds: 0 };
+}
+
+export function setCookieLine(cookie: CookieToSet, now = Date.now()): string {
+  return stringifySetCookie({
+    name: cookie.name,
+    value: cookie.value,
+    maxAge: cookie.maxAgeSeconds,
+    expires: new Date(now + cookie.maxAgeSeconds * 1000),
+    path: cookie.path,
+    httpOnly: true,
+    secure: cookie.secure,
+    sameSite: cookie.sameSite,
+  });
+}
+
+/** Adds Set-Cookie lines to the response; a later cookie of the same name and path replaces an earlier one. */
+export function applyCookies(ctx: Context, cookies: readonly CookieToSet[]): void {
+  if (cookies.length === 0) return;
+  const existing = ctx.response.get('set-cookie') as unknown;
+  let lines = Array.isArray(existing) ? (existing as string[]) : typeof existing === 'string' && existing !== '' ? [existing] : [];
+  for (const cookie of cookies) {
+    lines = lines.filter((line) => {
+      const old = parseSetCookie(line);
+      return !(old.name === cookie.name && (old.path ?? '/') === cookie.path);
+    });
+    lines.push(setCookieLine(cookie));
+  }
+  ctx.set('set-cookie', lines);
 }

@@ -1,38 +1,37 @@
-// Sign-ins in progress. Each is a single-use Redis entry named by the OAuth2
-// `state`, bound to the browser that started it by a random id in one small
-// cookie that all of that browser's sign-ins share.
+// Which sign-ins have been used. The login state itself travels in a sealed
+// cookie (login-state-cookie.ts), so a visitor who has not come back from SSO
+// costs Redis nothing; Redis only remembers, until the state would have
+// expired anyway, that a state was used, so that it works once.
 import { storeCall, type RedisClient } from '../store/redis-client.ts';
-
-export interface LoginState {
-  /** the browser's binding cookie value when the sign-in started */
-  binding: string;
-  /** path and query exactly as first requested, a trailing `?` included */
-  returnTo: string;
-  codeVerifier: string;
-  nonce?: string;
-}
-
-const wellFormedState = /^[A-Za-z0-9_-]{22,128}$/;
 
 export class LoginStates {
   readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #ttlSeconds: number;
 
+  /** `ttlSeconds`: LOGIN_STATE_TTL, the longest a mark is ever kept */
   constructor(redis: RedisClient, keyPrefix: string, ttlSeconds: number) {
     this.#redis = redis;
-    this.#prefix = `${keyPrefix}login:`;
+    this.#prefix = `${keyPrefix}login-used:`;
     this.#ttlSeconds = ttlSeconds;
   }
 
-  async save(state: string, login: LoginState): Promise<void> {
-    await storeCall(() => this.#redis.set(this.#prefix + state, JSON.stringify(login), 'EX', this.#ttlSeconds));
+  /**
+   * Marks the state used; true when this call was its first use. Called only
+   * once the browser has shown the state's sealed cookie, so that a state
+   * presented by anyone else cannot use it up.
+   */
+  async claim(state: string, expiresAt: number, now = Date.now()): Promise<boolean> {
+    const seconds = Math.min(this.#ttlSeconds, Math.max(1, Math.ceil((expiresAt - now) / 1000)));
+    const set = await storeCall(() => this.#redis.set(this.#prefix + state, '1', 'EX', seconds, 'NX'));
+    return set === 'OK';
   }
 
-  /** Removes and returns the sign-in, so a state can be used once only. */
-  async take(state: string): Promise<LoginState | undefined> {
-    if (!wellFormedState.test(state)) return undefined;
-    const stored = await storeCall(() => this.#redis.getdel(this.#prefix + state));
-    return stored === null ? undefined : (JSON.parse(stored) as LoginState);
+  /**
+   * Forgets a claim whose sign-in then failed (SSO refused or was away): only
+   * a sign-in SSO confirmed leaves a mark, so made-up callbacks leave nothing.
+   */
+  async release(state: string): Promise<void> {
+    await storeCall(() => this.#redis.del(this.#prefix + state));
   }
 }

@@ -10,6 +10,8 @@ import type { RequestState } from '../shared/request-state.ts';
 import type { Session, Sessions } from './sessions.ts';
 import { SsoUnavailable, type SsoClient } from './sso-client.ts';
 import { startSignIn, type SignInDeps } from './sign-in.ts';
+import { authRequest } from './outcome.ts';
+import { applyCookies } from './cookies.ts';
 import { bearerIdentity, type BearerAuth } from './bearer.ts';
 
 export async function currentSession(ctx: Context, deps: { config: Config; sessions: Sessions; sso: SsoClient }): Promise<Session | undefined> {
@@ -52,7 +54,11 @@ export async function requireSession(ctx: Context, deps: SignInDeps & { bearer?:
     return session;
   }
   if (ctx.method === 'GET' && isNavigation({ secFetchMode: ctx.get('sec-fetch-mode') || undefined, acceptsHtml: ctx.accepts('html') !== false, authorization: ctx.get('authorization') !== '' })) {
-    await startSignIn(ctx, deps);
+    const redirect = await startSignIn(authRequest(ctx, deps.config.publicUrl), deps);
+    applyCookies(ctx, redirect.cookies);
+    (ctx.state as RequestState).signIn = redirect.signIn;
+    ctx.set('cache-control', 'no-store');
+    ctx.redirect(redirect.location);
     return undefined;
   }
   throw new HttpProblem(401, 'no session');

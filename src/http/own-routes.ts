@@ -1,12 +1,15 @@
 // The paths the proxy keeps for itself, under /__s3proxy/ and the SSO
 // callback: sign-in, sign-out, who am I, liveness and readiness.
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import type { Readiness } from '../observability/health.ts';
 import { HttpProblem } from '../shared/http-problem.ts';
 import type { RequestState } from '../shared/request-state.ts';
 import { callbackPath, completeSignIn, type SignInDeps } from '../auth/sign-in.ts';
 import { currentSession } from '../auth/require-session.ts';
-import { signOut, signOutPath, signedOutPage, signedOutPath } from '../auth/sign-out.ts';
+import { signOut, signOutPage, signOutPath, signedOutPage, signedOutPath } from '../auth/sign-out.ts';
+import { authRequest, type AuthOutcome } from '../auth/outcome.ts';
+import { applyCookies } from '../auth/cookies.ts';
 import { backchannelLogout, backchannelLogoutPath } from '../auth/backchannel-logout.ts';
 import { readForm } from './form-body.ts';
 import { assetsPath, serveAsset } from './assets.ts';
@@ -22,12 +25,43 @@ export interface OwnRoutesDeps extends SignInDeps {
   readiness?: Readiness;
 }
 
+/** What sign-in and sign-out decided, as the response. */
+function answer(ctx: Context, outcome: AuthOutcome): void {
+  const state = ctx.state as RequestState;
+  if (outcome.signIn) state.signIn = outcome.signIn;
+  if (outcome.user) state.user = outcome.user;
+  applyCookies(ctx, outcome.cookies);
+  ctx.set('cache-control', 'no-store');
+  if (outcome.kind === 'refused') throw outcome.problem;
+  if (outcome.kind === 'page') {
+    if (outcome.headers) ctx.set(outcome.headers);
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = outcome.html;
+    return;
+  }
+  ctx.redirect(outcome.location);
+  ctx.status = outcome.status;
+}
+
 export function ownRoutes(deps: OwnRoutesDeps): Router {
   const router = new Router();
-  router.get(callbackPath, (ctx) => completeSignIn(ctx, deps));
-  router.get(signOutPath, (ctx) => signOut(ctx, deps));
-  router.post(signOutPath, (ctx) => signOut(ctx, deps));
-  router.get(signedOutPath, (ctx) => signedOutPage(ctx));
+  const { publicUrl } = deps.config;
+  router.get(callbackPath, async (ctx) => {
+    const state = ctx.state as RequestState;
+    state.route = 'callback';
+    // Replaced by the outcome; an unforeseen throw stays a failure.
+    state.signIn = { outcome: 'failed', reason: 'error' };
+    answer(ctx, await completeSignIn(authRequest(ctx, publicUrl), deps));
+  });
+  router.get(signOutPath, (ctx) => {
+    (ctx.state as RequestState).route = 'sign-out';
+    answer(ctx, signOutPage());
+  });
+  router.post(signOutPath, async (ctx) => {
+    (ctx.state as RequestState).route = 'sign-out';
+    answer(ctx, await signOut(authRequest(ctx, publicUrl), deps));
+  });
+  router.get(signedOutPath, (ctx) => answer(ctx, signedOutPage()));
   // Every method, so that the path is never taken for an object key.
   router.all(backchannelLogoutPath, async (ctx) => {
     const state = ctx.state as RequestState;

@@ -74,7 +74,7 @@ test('two tabs starting sign-in at the same moment each end on their own object'
   }
 });
 
-test('signing out ends on the signed-out page and the object then asks for sign-in again', async (t) => {
+test('signing out with the button on the sign-out page ends on the signed-out page and the object then asks for sign-in again', async (t) => {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
@@ -85,6 +85,11 @@ test('signing out ends on the signed-out page and the object then asks for sign-
     const endSessionsBefore = stack.issuer.endSessionCalls;
 
     await page.goto(`${stack.url}/__s3proxy/logout`);
+    // Opening the page signs no one out: the button does.
+    const stillIn = await page.request.get(`${stack.url}/__s3proxy/me`);
+    t.is(stillIn.status(), 200);
+    await page.locator('#sign-out').click();
+    await page.waitForURL((url) => url.origin === stack.issuer.issuer || url.pathname === '/__s3proxy/signed-out', { timeout: 30_000 });
     // The provider asks before ending its own session; a person clicks "Yes".
     const confirm = page.locator('#logout-yes');
     if (await confirm.isVisible()) await confirm.click();

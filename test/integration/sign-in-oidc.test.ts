@@ -10,6 +10,7 @@ import { createBucket, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.ts';
 import { freePort } from '../support/free-port.ts';
 import { parseForms, UserAgent } from '../support/user-agent.ts';
+import { flowCookieName, flowId, loginStateKey, openLoginState, sealLoginState, type OpenedLoginState } from '../../src/auth/login-state-cookie.ts';
 
 const stack = s3Stack();
 const callbackPath = '/__redirect_from_sso';
@@ -53,8 +54,19 @@ test.after.always(() => {
   redis?.disconnect();
 });
 
+/** The sealed login state the browser holds for `state`, opened with the key derived from the client secret. */
+async function loginStateIn(ua: UserAgent, setup: Setup, state: string): Promise<{ name: string; opened: OpenedLoginState }> {
+  const name = flowCookieName('assets_session_id', flowId(state));
+  const cookie = await ua.cookie(`${setup.proxy.url}${callbackPath}`, name);
+  if (!cookie) throw new Error(`the browser holds no ${name}`);
+  const opened = await openLoginState(loginStateKey(setup.issuer.clientSecret), cookie.value);
+  if (!opened) throw new Error('the login state cookie does not open with the client secret');
+  return { name, opened };
+}
+
 test('a sign-in through the login form lands on the object, with nonce and PKCE S256 on the way', async (t) => {
-  const { issuer, proxy, prefix } = await setUp(t);
+  const setup = await setUp(t);
+  const { issuer, proxy, prefix } = setup;
   const ua = new UserAgent();
 
   // Up to the login page first, to look at what the proxy keeps meanwhile.
@@ -67,10 +79,11 @@ test('a sign-in through the login form lands on the object, with nonce and PKCE 
   t.is(authorize.redirect_uri, `${proxy.url}${callbackPath}`);
   t.regex(authorize.nonce ?? '', /^[A-Za-z0-9_-]{22,}$/);
   t.regex(authorize.state ?? '', /^[A-Za-z0-9_-]{22,}$/);
-  const stored = JSON.parse((await redis.get(`${prefix}login:${authorize.state}`))!) as Record<string, string>;
+  const { opened: stored } = await loginStateIn(ua, setup, authorize.state!);
   t.is(stored.nonce, authorize.nonce);
-  t.is(stored.returnTo, '/file.txt');
-  t.is(createHash('sha256').update(stored.codeVerifier!).digest('base64url'), authorize.code_challenge!);
+  t.is(stored.returnTo, `${proxy.url}/file.txt`);
+  t.is(createHash('sha256').update(stored.codeVerifier).digest('base64url'), authorize.code_challenge!);
+  t.deepEqual(await redis.keys(`${prefix}*`), [], 'a sign-in in progress costs Redis nothing');
 
   const login = parseForms(await toLogin.response.text(), toLogin.url).find((form) => form.id === 'login-form')!;
   const result = await ua.submitForm(login, alice);
@@ -96,15 +109,17 @@ test('the identity comes from the userinfo endpoint', async (t) => {
 });
 
 test('an ID token whose nonce is not the one sent is refused', async (t) => {
-  const { issuer, proxy, prefix } = await setUp(t);
+  const setup = await setUp(t);
+  const { issuer, proxy } = setup;
   const ua = new UserAgent();
   const toLogin = await ua.follow(`${proxy.url}/file.txt`);
   const state = issuer.authorizeRequests.at(-1)!.state!;
   // What an attacker replaying someone else's ID token would amount to: the
   // nonce the proxy expects is not the one in the token.
-  const key = `${prefix}login:${state}`;
-  const stored = JSON.parse((await redis.get(key))!) as Record<string, string>;
-  await redis.set(key, JSON.stringify({ ...stored, nonce: 'a-different-nonce-of-enough-length' }), 'KEEPTTL');
+  const { name, opened } = await loginStateIn(ua, setup, state);
+  const { expiresAt: _expiresAt, ...sealed } = opened;
+  const resealed = await sealLoginState(loginStateKey(issuer.clientSecret), { ...sealed, nonce: 'a-different-nonce-of-enough-length' }, 600);
+  await ua.setCookie(`${name}=${resealed}; Path=${callbackPath}; HttpOnly; SameSite=Lax`, proxy.url);
 
   const login = parseForms(await toLogin.response.text(), toLogin.url).find((form) => form.id === 'login-form')!;
   const result = await ua.submitForm(login, alice);

@@ -7,19 +7,34 @@
  *   `follow()` walks the redirect chain and records it.
  * - Stores Set-Cookie per RFC 6265 (tough-cookie; 127.0.0.1/localhost count as
  *   secure contexts, as in browsers, so Secure cookies work over http there)
- *   and sends them back. SameSite is not enforced (all test servers share the
- *   site 127.0.0.1, where browsers would send SameSite cookies anyway).
+ *   and sends them back, honouring SameSite as browsers do: a request whose
+ *   `fetchSite` is 'cross-site' (a simulated foreign page) carries Lax
+ *   cookies only on a top-level GET/HEAD navigation, Strict cookies never,
+ *   and its response cannot set SameSite cookies unless it is such a
+ *   navigation. Every other request is same-site (all test servers share the
+ *   site 127.0.0.1, ports aside, as browsers see it).
  * - GET/HEAD requests carry a top-level navigation's headers by default
  *   (`Sec-Fetch-Mode: navigate`, `Accept: text/html,...`); pass
- *   `navigation: false` to look like a fetch()/XHR/curl instead.
+ *   `navigation: false` to look like a page's fetch()/XHR instead
+ *   (`Sec-Fetch-Mode: cors`). Other methods send no fetch metadata unless
+ *   `navigation` or `fetchSite` is given. A client without fetch metadata
+ *   (curl) sets its headers itself, or uses raw-http.ts.
  */
 import { CookieJar, type Cookie } from 'tough-cookie';
 import { request as undiciRequest, type Dispatcher } from 'undici';
 
 export interface UserAgentRequestInit extends RequestInit {
-  /** Send a browser top-level navigation's headers. Default: true for GET/HEAD, false otherwise. */
+  /**
+   * true: a browser top-level navigation's headers; false: a fetch()'s
+   * (Sec-Fetch-Mode: cors). Default: a navigation for GET/HEAD, no fetch
+   * metadata otherwise.
+   */
   navigation?: boolean;
-  /** Value of Sec-Fetch-Site when `navigation` is on (default 'none': typed in the address bar). */
+  /**
+   * Where the request comes from: the Sec-Fetch-Site value (sent on
+   * navigations, default 'none': typed in the address bar; on other requests
+   * only when given), and for 'cross-site' the SameSite rules of cookies.
+   */
   fetchSite?: 'none' | 'same-origin' | 'same-site' | 'cross-site';
 }
 
@@ -196,6 +211,17 @@ async function send(url: URL, method: string, headers: Headers, body: RequestIni
 }
 
 type FetchSite = NonNullable<UserAgentRequestInit['fetchSite']>;
+
+/**
+ * tough-cookie's SameSite context: what a browser would send and store.
+ * Cross-site, only a top-level navigation with a safe method gets Lax
+ * cookies (RFC 6265bis "lax-allowing-unsafe" aside); anything else gets
+ * SameSite=None cookies only.
+ */
+function sameSiteContext(site: FetchSite | undefined, navigation: boolean, method: string): 'strict' | 'lax' | 'none' {
+  if (site !== 'cross-site') return 'strict';
+  return navigation && (method === 'GET' || method === 'HEAD') ? 'lax' : 'none';
+}
 const SITE_RANK: Record<FetchSite, number> = { none: 0, 'same-origin': 1, 'same-site': 2, 'cross-site': 3 };
 
 function worstSite(previous: FetchSite | undefined, next: FetchSite): FetchSite {
@@ -215,12 +241,20 @@ export class UserAgent {
     const method = (rest.method ?? 'GET').toUpperCase();
     const headers = new Headers();
     headers.set('user-agent', USER_AGENT);
-    if (navigation ?? (method === 'GET' || method === 'HEAD')) {
+    const isNavigation = navigation ?? (method === 'GET' || method === 'HEAD');
+    if (isNavigation) {
       for (const [name, value] of Object.entries(navigationHeaders(fetchSite))) headers.set(name, value);
+    } else if (navigation === false) {
+      headers.set('sec-fetch-mode', 'cors');
+      headers.set('sec-fetch-dest', 'empty');
+      headers.set('sec-fetch-site', fetchSite ?? 'same-origin');
+    } else if (fetchSite !== undefined) {
+      headers.set('sec-fetch-site', fetchSite);
     }
     for (const [name, value] of new Headers(rest.headers)) headers.set(name, value);
+    const sameSite = sameSiteContext(fetchSite, isNavigation, method);
     if (!headers.has('cookie')) {
-      const cookie = await this.jar.getCookieString(target.href);
+      const cookie = await this.jar.getCookieString(target.href, { sameSiteContext: sameSite });
       if (cookie) headers.set('cookie', cookie);
     }
 
@@ -228,7 +262,7 @@ export class UserAgent {
     const response = await send(target, method, headers, rest.body ?? null, rest.signal ?? AbortSignal.timeout(this.timeoutMs));
     for (const setCookie of response.headers.getSetCookie()) {
       // Ignore cookies a browser would reject, as a browser does.
-      await this.jar.setCookie(setCookie, target.href, { ignoreError: true });
+      await this.jar.setCookie(setCookie, target.href, { ignoreError: true, sameSiteContext: sameSite });
     }
     return response;
   }
