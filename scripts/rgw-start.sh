@@ -80,7 +80,9 @@ mon_initial_members = a
 [osd]
 osd_data = $DIR/osd.\$id
 osd_objectstore = memstore
-memstore_device_bytes = 2147483648
+# The whole suite writes a few GiB (large downloads, multipart uploads) and
+# never deletes; memstore takes memory only as objects are written.
+memstore_device_bytes = 8589934592
 osd_max_object_name_len = 2048
 [client]
 rgw_data = $DIR/rgw
