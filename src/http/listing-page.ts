@@ -219,6 +219,10 @@ export interface ListingView {
   user?: Identity;
   /** paths of the page's stylesheets (from assets.ts) */
   stylesheets?: string[];
+  /** paths of the page's scripts, run in order once the page is parsed */
+  scripts?: string[];
+  /** the upload area's markup (upload-area.ts), shown above the table */
+  uploadArea?: string;
 }
 
 /** Where the sign-out form posts to (the same path that GET asks to confirm). */
@@ -258,7 +262,7 @@ export function listingHtml(page: ListingPage, view: ListingView): string {
     const date = object.lastModified ? `<time datetime="${escapeHtml(object.lastModified.toISOString())}">${escapeHtml(shortDate(object.lastModified))}</time>` : '';
     rows.push(`<tr><td class="name">${name}</td><td class="size">${escapeHtml(humanSize(object.size))}</td><td class="date">${date}</td></tr>`);
   }
-  const empty = page.folders.length === 0 && page.objects.length === 0 ? '<p>This folder is empty.</p>\n' : '';
+  const empty = page.folders.length === 0 && page.objects.length === 0 ? '<p class="empty">This folder is empty.</p>\n' : '';
   const more: string[] = [];
   if (view.pageToken !== undefined) more.push(link(here.path + withQuery(sortQuery(view.sort)), 'First page'));
   if (page.nextPageToken !== undefined) more.push(`<a href="${escapeHtml(nextPageQuery(page.nextPageToken, view.sort))}" rel="next">Next page</a>`);
@@ -287,13 +291,15 @@ export function listingHtml(page: ListingPage, view: ListingView): string {
 ${(view.stylesheets ?? []).map((href) => `<link rel="stylesheet" href="${escapeHtml(href)}">\n`).join('')}</head><body>
 ${session}<nav aria-label="Breadcrumb">${nav}</nav>
 <h1>${escapeHtml('/' + page.prefix)}</h1>
+${view.uploadArea ?? ''}<div id="listing">
 <table>
 <thead><tr>${headings}</tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody>
 </table>
-${empty}${more.length > 0 ? `<p class="more">${more.join(' · ')}</p>\n` : ''}</body></html>
+${empty}${more.length > 0 ? `<p class="more">${more.join(' · ')}</p>\n` : ''}</div>
+${(view.scripts ?? []).map((src) => `<script src="${escapeHtml(src)}" defer></script>\n`).join('')}</body></html>
 `;
 }
 

@@ -40,7 +40,7 @@ export function objects(deps: ObjectsDeps) {
     }
     if (deps.s3 && (parsed.key === '' || parsed.key.endsWith('/'))) {
       state.route = 'listing';
-      return serveListing(ctx, parsed.key, { s3: deps.s3, location: config.s3.location, logger: deps.logger });
+      return serveListing(ctx, parsed.key, { s3: deps.s3, location: config.s3.location, logger: deps.logger, config });
     }
     await serveObject(ctx, parsed.key, deps, true);
   };
