@@ -17,6 +17,7 @@ import { manageLifecycle } from './lifecycle/graceful-shutdown.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { startMetricsServer, type MetricsServer } from './observability/metrics-server.ts';
 import { createReadiness } from './observability/health.ts';
+import { browsersSendToS3, checkBucketCors } from './s3/bucket-cors.ts';
 
 const parsed = parseConfig(process.env);
 if (!parsed.ok) {
@@ -107,3 +108,6 @@ server.listen(config.port, () => {
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, bucket: config.s3.location.bucket, sso: config.sso.mode }, 'listening');
 });
+// Browsers upload straight to S3 only if the bucket's CORS lets this origin:
+// one warning now, instead of a CORS error in every user's console later.
+if (browsersSendToS3(config.uploads)) void checkBucketCors(deps.s3, config.s3.location, config.publicUrl, logger);
