@@ -13,6 +13,7 @@ import { S3Origin } from './s3/origin.ts';
 import { createSigner } from './s3/signer.ts';
 import { createS3Client } from './s3/s3-client.ts';
 import { createApp } from './http/app.ts';
+import { uploadDeps } from './uploads/upload-service.ts';
 import { manageLifecycle } from './lifecycle/graceful-shutdown.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { startMetricsServer, type MetricsServer } from './observability/metrics-server.ts';
@@ -49,13 +50,16 @@ const origin = new S3Origin({
 });
 const readiness = createReadiness({ redis, origin, location: config.s3.location, logger });
 const sso = createSsoClient(config.sso);
+// one SDK client for listings and uploads (multipart calls, presigning)
+const s3 = createS3Client(config.s3);
 const deps = {
   config,
   logger,
   origin,
   metrics,
   readiness,
-  s3: createS3Client(config.s3),
+  s3,
+  uploads: uploadDeps(config, redis, s3),
   sso,
   bearer: createBearerAuth({ api: config.api, sso: config.sso, ssoClient: sso, logger }),
   loginStates: new LoginStates(redis, config.redisKeyPrefix, config.loginStateTtlSeconds),

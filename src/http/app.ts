@@ -12,6 +12,8 @@ import { errorResponses } from './middleware/error-responses.ts';
 import { targetLength } from './middleware/target-length.ts';
 import { ownRoutes, reservedPrefix, type OwnRoutesDeps } from './own-routes.ts';
 import { objects } from './objects.ts';
+import { uploadRoutes } from '../uploads/routes.ts';
+import type { UploadDeps } from '../uploads/upload-service.ts';
 
 export { reservedPrefix } from './own-routes.ts';
 
@@ -21,6 +23,8 @@ export interface AppDeps extends OwnRoutesDeps {
   s3?: S3Client;
   /** absent: no metrics are recorded */
   metrics?: Metrics;
+  /** absent: uploads are off, and their routes are reserved paths (404) */
+  uploads?: UploadDeps | undefined;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -30,6 +34,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(errorResponses(deps.logger));
   app.use(targetLength());
   app.use(ownRoutes(deps).routes());
+  if (deps.uploads) app.use(uploadRoutes({ ...deps, uploads: deps.uploads }).routes());
   app.use(async (ctx, next) => {
     if (ctx.path.startsWith(reservedPrefix) || ctx.path === callbackPath) throw new HttpProblem(404, 'reserved path');
     return next();

@@ -2,17 +2,18 @@
 // upload at all, and a key is chosen under the overwrite mode. The parts
 // here are shared by single uploads (PUT, POST) and multipart uploads.
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { BucketLocation } from '../config/config.ts';
+import type { BucketLocation, Config } from '../config/config.ts';
 import type { UploadSettings } from '../config/upload-settings.ts';
 import type { Identity } from '../shared/identity.ts';
-import type { DailyVolume } from './daily-volume.ts';
+import type { RedisClient } from '../store/redis-client.ts';
+import { DailyVolume } from './daily-volume.ts';
 import { keyFits, numberedName, userPrefix } from './object-name.ts';
 import { isNotFound, s3Problem } from './s3-failures.ts';
 import type { UploadFacts } from './upload-events.ts';
 import type { MediaType } from './upload-input.ts';
 import { checkServableKey, keyVerdict, mayUpload, RENAME_ATTEMPTS, typeAllowed } from './upload-policy.ts';
 import { UploadProblem } from './upload-problem.ts';
-import type { UploadRecords } from './upload-records.ts';
+import { UploadRecords } from './upload-records.ts';
 
 export interface UploadDeps {
   settings: UploadSettings;
@@ -23,6 +24,20 @@ export interface UploadDeps {
   records: UploadRecords;
   /** present when UPLOAD_DAILY_BYTES is set */
   volume?: DailyVolume | undefined;
+}
+
+/** The parts uploads need, or undefined when the operator has not turned uploads on. */
+export function uploadDeps(config: Config, redis: RedisClient, s3: S3Client): UploadDeps | undefined {
+  const settings = config.uploads;
+  if (settings === undefined) return undefined;
+  return {
+    settings,
+    location: config.s3.location,
+    healthcheckKey: config.healthcheckKey,
+    s3,
+    records: new UploadRecords(redis, config.redisKeyPrefix),
+    volume: settings.dailyBytes === undefined ? undefined : new DailyVolume(redis, config.redisKeyPrefix, settings.dailyBytes),
+  };
 }
 
 /** Who is uploading: the identity, and the owner name records keep (the lower-cased address). */
