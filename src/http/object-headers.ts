@@ -20,6 +20,8 @@ export interface ObjectFacts {
   querystring: string;
   /** S3's Cache-Control, as it came */
   cacheControl: string | undefined;
+  /** a 304: it updates the headers of the browser's stored copy */
+  notModified: boolean;
   /** a signed-in response (every object but the healthcheck key) */
   signedIn: boolean;
 }
@@ -31,7 +33,11 @@ export function objectHeaders(facts: ObjectFacts): Record<string, string> {
     'content-security-policy': objectContentSecurityPolicy,
   };
   if (wantsDownload(facts.querystring)) headers['content-disposition'] = attachment(facts.key);
-  if (facts.signedIn) headers['cache-control'] = privateCacheControl(facts.cacheControl);
+  // A 304 without Cache-Control leaves the stored copy's own (already made
+  // private on its 200); a bare `private` would wipe its max-age. Some S3
+  // servers (Ceph RGW) never send Cache-Control on a 304.
+  const keepStored = facts.notModified && facts.cacheControl === undefined;
+  if (facts.signedIn && !keepStored) headers['cache-control'] = privateCacheControl(facts.cacheControl);
   return headers;
 }
 

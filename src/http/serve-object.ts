@@ -10,6 +10,7 @@ import { OriginUnavailable, type OriginResponse, type S3Origin } from '../s3/ori
 import { objectTarget } from '../s3/s3-target.ts';
 import { pickRequestHeaders, pickResponseHeaders } from '../s3/forwarded-headers.ts';
 import { classifyS3Response, errorCodeFromBody } from '../s3/s3-errors.ts';
+import { errorBodyLimit, readBounded } from '../s3/bounded-body.ts';
 import { HttpProblem } from '../shared/http-problem.ts';
 import { ifRangeHolds } from './if-range.ts';
 import { objectHeaders } from './object-headers.ts';
@@ -69,6 +70,7 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
       key,
       querystring: ctx.querystring,
       cacheControl: ctx.response.get('cache-control') || undefined,
+      notModified: upstream.status === 304,
       signedIn,
     }),
   );
@@ -97,7 +99,7 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
   }
 
   // 304, 412, 416: S3's own body is an XML error document that stays here.
-  if (method === 'GET' && upstream.status !== 304) await upstream.body.dump().catch(() => undefined);
+  if (method === 'GET' && upstream.status !== 304) await upstream.body.dump({ limit: errorBodyLimit }).catch(() => undefined);
   ctx.remove('content-length');
   ctx.remove('content-type');
   // Some S3 servers leave out what HTTP requires here: the size on a 416,
@@ -154,14 +156,9 @@ async function headOf(origin: S3Origin, path: string): Promise<{ size?: number; 
   }
 }
 
-/** S3 error documents are small; anything larger is not one worth reading. */
-async function readErrorBody(upstream: OriginResponse): Promise<string> {
-  const length = Number(upstream.headers['content-length'] ?? 0);
-  if (length > 64 * 1024) {
-    await upstream.body.dump().catch(() => undefined);
-    return '';
-  }
-  return upstream.body.text().catch(() => '');
+/** The start of S3's error document, where its code is; never more than errorBodyLimit. */
+function readErrorBody(upstream: OriginResponse): Promise<string> {
+  return readBounded(upstream.body, errorBodyLimit);
 }
 
 function originProblem(error: unknown): HttpProblem {

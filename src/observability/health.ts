@@ -17,6 +17,8 @@
 //     ExpiredToken, ...) is down; anything else (AccessDenied) means S3
 //     answered and accepted who the proxy is: ready.
 //   - 5xx, no answer, or no answer in time: down.
+// No body is read past 64 KiB, so an S3 that streams without end cannot
+// hold a probe (or its memory) until the timeout.
 //
 // From the moment shutdown begins the answer is 503 at once, without asking
 // Redis or S3, so that load balancers stop sending traffic while downloads
@@ -26,6 +28,7 @@ import type { BucketLocation } from '../config/config.ts';
 import type { S3Origin } from '../s3/origin.ts';
 import { bucketPath } from '../s3/s3-target.ts';
 import { errorCodeFromBody, isCredentialError } from '../s3/s3-errors.ts';
+import { errorBodyLimit, readBounded } from '../s3/bounded-body.ts';
 import type { Logger } from './logger.ts';
 
 export type Probe = 'ok' | 'down';
@@ -129,10 +132,10 @@ async function probeS3(deps: ReadinessDeps, timeoutMs: number): Promise<Probe> {
     if (head.status === 404 || head.status >= 500) return 'down';
     const list = await deps.origin.request('GET', path, {}, signal, { 'list-type': '2', 'max-keys': '0' });
     if (list.status >= 500) {
-      await list.body.dump();
+      await list.body.dump({ limit: errorBodyLimit });
       return 'down';
     }
-    const code = list.status >= 400 ? errorCodeFromBody(await list.body.text()) : (await list.body.dump(), undefined);
+    const code = list.status >= 400 ? errorCodeFromBody(await readBounded(list.body, errorBodyLimit)) : (await list.body.dump({ limit: errorBodyLimit }), undefined);
     return isCredentialError(code) ? 'down' : 'ok';
   } catch {
     return 'down';

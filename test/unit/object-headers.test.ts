@@ -5,6 +5,7 @@ const facts = (overrides: Partial<ObjectFacts> = {}): ObjectFacts => ({
   key: 'reports/q3.pdf',
   querystring: '',
   cacheControl: undefined,
+  notModified: false,
   signedIn: true,
   ...overrides,
 });
@@ -48,6 +49,12 @@ test('what the object says to the browser cache is kept', (t) => {
   t.is(privateCacheControl('max-age=0, must-revalidate, stale-if-error=60'), 'private, max-age=0, must-revalidate, stale-if-error=60');
   t.is(privateCacheControl('no-cache="x-a, x-b", public'), 'private, no-cache="x-a, x-b"');
   t.is(privateCacheControl(' , max-age=5,,'), 'private, max-age=5');
+});
+
+test("a signed-in 304 makes S3's Cache-Control private, and without one leaves the browser's stored copy as it is", (t) => {
+  t.is(objectHeaders(facts({ notModified: true, cacheControl: 'public, max-age=600' }))['cache-control'], 'private, max-age=600');
+  t.false('cache-control' in objectHeaders(facts({ notModified: true })));
+  t.is(objectHeaders(facts({ notModified: true }))['content-security-policy'], 'sandbox allow-same-origin');
 });
 
 test('the healthcheck key keeps its own Cache-Control', (t) => {
