@@ -54,9 +54,9 @@ test('signed in through one instance, a user downloads through the other; signed
   await signedOut.arrayBuffer();
 
   // the old cookie, replayed to the other instance, no longer opens anything
-  const replayed = await rawRequest(b.url, '/shared.txt', { cookie: oldCookie, accept: '*/*' });
+  const replayed = await rawRequest(b.url, '/shared.txt', { cookie: oldCookie, accept: '*/*', 'sec-fetch-mode': 'cors' });
   t.is(replayed.status, 401);
   t.false(replayed.body.toString().includes('served by either'));
-  const replayedOnA = await rawRequest(a.url, '/shared.txt', { cookie: oldCookie, accept: '*/*' });
+  const replayedOnA = await rawRequest(a.url, '/shared.txt', { cookie: oldCookie, accept: '*/*', 'sec-fetch-mode': 'cors' });
   t.is(replayedOnA.status, 401);
 });
