@@ -188,7 +188,7 @@ function reasonOf(error: unknown): string {
  */
 export async function bearerIdentity(ctx: Context, bearer: BearerAuth | undefined): Promise<Identity | undefined> {
   const header = ctx.get('authorization');
-  const match = /^\s*bearer(?:\s+(\S*))?\s*$/i.exec(header);
+  const match = /^\s*bearer(?:\s+(.*?))?\s*$/is.exec(header);
   if (!match) return undefined;
   const state = ctx.state as RequestState;
   const token = match[1] ?? '';
@@ -198,6 +198,7 @@ export async function bearerIdentity(ctx: Context, bearer: BearerAuth | undefine
     bearer?.logger.warn({ requestId: state.requestId, reason: 'bearer tokens are not configured' }, 'bearer token refused');
     throw new HttpProblem(401, 'bearer token refused: bearer tokens are not configured', challenge);
   }
+  // anything after "Bearer" is the attempt: a malformed one is refused, never ignored in favour of the cookie
   const verdict: BearerVerdict = token === '' ? { ok: false, reason: 'empty token' } : await bearer.verifier.verify(token);
   if (verdict.ok) {
     state.user = verdict.identity;

@@ -297,9 +297,12 @@ async function rangeMd5(file: string, part: Part): Promise<string> {
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The key as a path: each segment percent-encoded, the slashes kept. */
+/** The key as a path: each segment percent-encoded, the slashes kept, and what a path may hold as it is (`@`, `+`, ...) left readable. */
 export function encodePath(key: string): string {
-  return key.split('/').map(encodeURIComponent).join('/');
+  return key
+    .split('/')
+    .map((segment) => encodeURIComponent(segment).replace(/%(40|3A|2B|2C|3B|3D|21|24|26|27|28|29|2A)/g, (escape) => decodeURIComponent(escape)))
+    .join('/');
 }
 
 const types: Record<string, string> = {

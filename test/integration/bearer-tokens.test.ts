@@ -102,6 +102,7 @@ const refusals: Array<[string, () => Promise<string>, RegExp]> = [
   ['an unknown user', () => apiToken({ sub: 'mallory@example.org' }), /no key file for mallory@example.org/],
   ['a sub with path characters', () => apiToken({ sub: `../${path.basename(keysDir)}/${ada}` }), /sub is not an email/],
   ['something that is not a JWT', async () => 'opaque-token-value', /not a signed JWT/],
+  ['two tokens in one header, the first of them good', async () => `${await apiToken()} ${await apiToken()}`, /not a signed JWT/],
 ];
 
 for (const [name, make, reason] of refusals) {
@@ -176,18 +177,17 @@ test('API_PUBLIC_KEYS_DIR without API_AUDIENCE stops start-up with one line nami
 const resource = 'urn:s3proxy:test-api';
 const oidcAccounts = [
   { username: 'alice', password: 'wonderland', sub: 'alice-sub', email: 'alice@example.org', name: 'Alice Example', groups: ['uploaders', 'staff'] },
+  { username: 'bob', password: 'builder', sub: 'bob-sub', email: 'bob@example.org', name: 'Bob Example', groups: ['staff'] },
 ];
 
 interface OidcSetup {
   issuer: OidcIssuer;
   proxy: ProxyProcess;
-  /** tokens from a real authorization-code flow at the issuer, with the resource indicator */
-  tokens: { accessToken: string; idToken: string };
-  /** an opaque access token (no resource indicator) */
-  opaqueToken: string;
+  /** tokens from a real authorization-code flow at the issuer; with the resource indicator the access token is a JWT */
+  codeFlow(username: 'alice' | 'bob', withResource: boolean): Promise<{ accessToken: string; idToken: string }>;
 }
 
-async function oidcSetUp(t: ExecutionContext, tokenAudience: string): Promise<OidcSetup> {
+async function oidcSetUp(t: ExecutionContext, tokenAudience: string, extra: Record<string, string> = {}): Promise<OidcSetup> {
   const port = await freePort();
   const redirectUri = `http://127.0.0.1:${port}${callbackPath}`;
   const issuer = await startOidcIssuer({
@@ -202,7 +202,7 @@ async function oidcSetUp(t: ExecutionContext, tokenAudience: string): Promise<Oi
     proxyEnv(stack, {
       bucket,
       sso: { mode: 'oidc', issuer: issuer.issuer, clientId: issuer.clientId, clientSecret: issuer.clientSecret },
-      extra: { PORT: String(port), API_AUDIENCE: audience },
+      extra: { PORT: String(port), API_AUDIENCE: audience, ...extra },
     }),
   );
   t.teardown(() => oidcProxy.stop());
@@ -210,7 +210,8 @@ async function oidcSetUp(t: ExecutionContext, tokenAudience: string): Promise<Oi
   const config = await client.discovery(new URL(issuer.issuer), issuer.clientId, issuer.clientSecret, client.ClientSecretPost(issuer.clientSecret), {
     execute: [client.allowInsecureRequests],
   });
-  const codeFlow = async (withResource: boolean) => {
+  const codeFlow = async (username: 'alice' | 'bob', withResource: boolean) => {
+    const account = oidcAccounts.find((a) => a.username === username)!;
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
@@ -224,23 +225,18 @@ async function oidcSetUp(t: ExecutionContext, tokenAudience: string): Promise<Oi
       ...(withResource ? { resource } : {}),
     });
     const user = new UserAgent();
-    const landed = await user.signInOidc(authorize, { username: 'alice', password: 'wonderland' }, { stopAt: (url) => url.pathname === callbackPath });
+    const landed = await user.signInOidc(authorize, { username, password: account.password }, { stopAt: (url) => url.pathname === callbackPath });
     const callback = landed.chain.at(-1)?.location;
     if (!callback) throw new Error(`no redirect to the callback: ${landed.response.status}`);
-    return client.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+    const tokens = await client.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+    return { accessToken: tokens.access_token, idToken: tokens.id_token ?? '' };
   };
-  const withResource = await codeFlow(true);
-  const opaque = await codeFlow(false);
-  return {
-    issuer,
-    proxy: oidcProxy,
-    tokens: { accessToken: withResource.access_token, idToken: withResource.id_token ?? '' },
-    opaqueToken: opaque.access_token,
-  };
+  return { issuer, proxy: oidcProxy, codeFlow };
 }
 
 test('OIDC: a JWT access token of the issuer for API_AUDIENCE downloads, as the user its claims name', async (t) => {
-  const { proxy: oidcProxy, tokens } = await oidcSetUp(t, audience);
+  const { proxy: oidcProxy, codeFlow } = await oidcSetUp(t, audience);
+  const tokens = await codeFlow('alice', true);
   t.is(tokens.accessToken.split('.').length, 3, 'the issuer issued a JWT access token');
   const response = await get(`${oidcProxy.url}/docs/report.txt`, tokens.accessToken);
   t.is(response.status, 200);
@@ -250,16 +246,18 @@ test('OIDC: a JWT access token of the issuer for API_AUDIENCE downloads, as the 
 });
 
 test('OIDC: a JWT access token for SSO_CLIENT_ID is accepted too', async (t) => {
-  const { proxy: oidcProxy, tokens } = await oidcSetUp(t, 's3proxy-test');
-  t.is((await get(`${oidcProxy.url}/docs/report.txt`, tokens.accessToken)).status, 200);
+  const { proxy: oidcProxy, codeFlow } = await oidcSetUp(t, 's3proxy-test');
+  t.is((await get(`${oidcProxy.url}/docs/report.txt`, (await codeFlow('alice', true)).accessToken)).status, 200);
 });
 
 test('OIDC: a JWT access token for another audience, an ID token and an opaque token are refused', async (t) => {
-  const { proxy: oidcProxy, tokens, opaqueToken } = await oidcSetUp(t, 'https://other-api.example.org');
+  const { proxy: oidcProxy, codeFlow } = await oidcSetUp(t, 'https://other-api.example.org');
+  const tokens = await codeFlow('alice', true);
+  const opaque = await codeFlow('alice', false);
   const cases: Array<[string, string, RegExp]> = [
     ['another audience', tokens.accessToken, /wrong aud/],
     ['an ID token', tokens.idToken, /an ID token/],
-    ['an opaque access token', opaqueToken, /not a signed JWT|API_PUBLIC_KEYS_DIR is not set/],
+    ['an opaque access token', opaque.accessToken, /not a signed JWT|API_PUBLIC_KEYS_DIR is not set/],
   ];
   for (const [name, token, reason] of cases) {
     const response = await get(`${oidcProxy.url}/docs/report.txt`, token);
@@ -267,5 +265,34 @@ test('OIDC: a JWT access token for another audience, an ID token and an opaque t
     const requestId = response.headers.get('x-request-id');
     const line = await oidcProxy.waitForLog((l) => l.msg === 'bearer token refused' && l.requestId === requestId);
     t.regex(String(line.reason), reason, name);
+  }
+});
+
+test('OIDC: the groups claim, of an access token and of a sign-in, is what UPLOAD_ALLOWED_USERS group: entries match', async (t) => {
+  const { proxy: oidcProxy, codeFlow } = await oidcSetUp(t, audience, { UPLOAD_PREFIX: 'uploads/{user}/', UPLOAD_ALLOWED_USERS: 'group:uploaders' });
+  const ask = (authorization: Record<string, string>) =>
+    fetch(`${oidcProxy.url}/__s3proxy/uploads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...authorization },
+      body: JSON.stringify({ filename: `groups-${randomBytes(3).toString('hex')}.txt`, type: 'text/plain', size: 5 }),
+    });
+  // bearer: alice is in uploaders, bob is not
+  t.is((await ask({ authorization: `Bearer ${(await codeFlow('alice', true)).accessToken}` })).status, 200);
+  const bob = await ask({ authorization: `Bearer ${(await codeFlow('bob', true)).accessToken}` });
+  t.is(bob.status, 403);
+  t.is(((await bob.json()) as { error: { code: string } }).error.code, 'not_allowed');
+
+  // sign-in: the session keeps the groups from the ID token and user info
+  for (const [username, password, status] of [['alice', 'wonderland', 200], ['bob', 'builder', 403]] as const) {
+    const user = new UserAgent();
+    const signedIn = await user.signInOidc(`${oidcProxy.url}/docs/report.txt`, { username, password });
+    t.is(signedIn.response.status, 200, `${username} signs in`);
+    const response = await user.request(`${oidcProxy.url}/__s3proxy/uploads`, {
+      method: 'POST',
+      navigation: false,
+      headers: { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' },
+      body: JSON.stringify({ filename: `groups-${randomBytes(3).toString('hex')}.txt`, type: 'text/plain', size: 5 }),
+    });
+    t.is(response.status, status, `${username} with a session cookie`);
   }
 });
