@@ -296,3 +296,16 @@ test('OIDC: the groups claim, of an access token and of a sign-in, is what UPLOA
     t.is(response.status, status, `${username} with a session cookie`);
   }
 });
+
+test('OIDC: while the issuer\'s keys cannot be fetched a JWT access token gets 503, and works once they can', async (t) => {
+  const { issuer, proxy: oidcProxy, codeFlow } = await oidcSetUp(t, audience);
+  const { accessToken } = await codeFlow('alice', true);
+  // the proxy has not fetched discovery or keys yet: it asks only when a token needs them
+  await issuer.goDown();
+  const down = await get(`${oidcProxy.url}/docs/report.txt`, accessToken);
+  t.is(down.status, 503);
+  const requestId = down.headers.get('x-request-id');
+  t.truthy(await oidcProxy.waitForLog((l) => l.msg === 'bearer token could not be checked' && l.requestId === requestId));
+  await issuer.comeBack();
+  t.is((await get(`${oidcProxy.url}/docs/report.txt`, accessToken)).status, 200);
+});
