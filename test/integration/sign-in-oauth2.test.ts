@@ -226,7 +226,8 @@ test('a navigation without a session is sent to SSO with state, PKCE S256 and sc
 
 test('a request that is not a navigation gets 401, not a redirect', async (t) => {
   const ua = new UserAgent();
-  const response = await ua.request(`${shared.proxy.url}/file.txt`, { navigation: false });
+  // a page's fetch(): a client without fetch metadata would count as a navigation
+  const response = await ua.request(`${shared.proxy.url}/file.txt`, { navigation: false, headers: { 'sec-fetch-mode': 'cors', 'sec-fetch-site': 'same-origin' } });
   t.is(response.status, 401);
   t.is(response.headers.get('location'), null);
   t.false((await response.text()).includes('content of'));
@@ -427,6 +428,24 @@ test('a login state used twice is refused with 403, even with its sealed cookie 
   t.is(again.status, 403);
   t.true((await again.text()).includes('Sign-in may have taken too long'));
   t.is(setup.sso.tokenCalls, 1);
+});
+
+test('a made-up state that shares only its first characters with a real flow is refused, and the real flow still works', async (t) => {
+  const setup = await own(t);
+  const ua = new UserAgent();
+  const flow = await navigate(ua, setup.proxy, '/a.txt');
+  const back = await approve(ua, flow);
+  const state = flow.authorize.searchParams.get('state')!;
+  // Same login cookie name (it is named by the state's first 16 characters), another state.
+  const forged = state.slice(0, 16) + (state[16] === 'A' ? 'B' : 'A') + state.slice(17);
+  const response = await callback(ua, `${setup.proxy.url}${callbackPath}?code=${back.searchParams.get('code')}&state=${forged}`);
+  t.is(response.status, 403);
+  await response.arrayBuffer();
+  t.is(setup.sso.tokenCalls, 0);
+  // The refusal expired the cookie it was shown; the browser that still has it signs in.
+  const real = await callback(new UserAgent(), back, { cookie: flowCookie(setup, flow) });
+  t.is(real.status, 302);
+  t.is(real.headers.get('location'), `${setup.proxy.url}/a.txt`);
 });
 
 test('callbacks with a real sealed cookie and a code SSO refuses leave nothing in Redis', async (t) => {
@@ -686,7 +705,7 @@ for (const [how, revoke] of [
     t.is((await keysUnder(`${setup.prefix}session:`)).length, 1);
     revoke(setup.sso);
 
-    const script = await ua.request(`${setup.proxy.url}/a.txt`, { navigation: false });
+    const script = await ua.request(`${setup.proxy.url}/a.txt`, { navigation: false, headers: { 'sec-fetch-mode': 'cors', 'sec-fetch-site': 'same-origin' } });
     t.is(script.status, 401);
     t.false((await script.text()).includes('content of'));
     t.is((await keysUnder(`${setup.prefix}session:`)).length, 0, 'the session is gone from Redis');
@@ -711,7 +730,7 @@ for (const [how, fail, recover] of [
     t.is(navigation.status, 500);
     t.is(navigation.headers.get('location'), null);
     t.false((await navigation.text()).includes('content of'));
-    const script = await ua.request(`${setup.proxy.url}/a.txt`, { navigation: false });
+    const script = await ua.request(`${setup.proxy.url}/a.txt`, { navigation: false, headers: { 'sec-fetch-mode': 'cors', 'sec-fetch-site': 'same-origin' } });
     t.is(script.status, 500);
     await script.arrayBuffer();
 

@@ -139,7 +139,7 @@ test('a wrong password never yields a session', async (t) => {
   t.deepEqual(issuer.loginAttempts, [{ username: 'alice', ok: false }]);
   t.is(issuer.tokenCalls, 0);
   t.is(await ua.cookie(proxy.url, 'assets_session_id'), undefined);
-  const response = await ua.request(`${proxy.url}/file.txt`, { navigation: false });
+  const response = await ua.request(`${proxy.url}/file.txt`, { navigation: false, headers: { 'sec-fetch-mode': 'cors', 'sec-fetch-site': 'same-origin' } });
   t.is(response.status, 401);
   await response.arrayBuffer();
 });

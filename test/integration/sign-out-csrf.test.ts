@@ -44,7 +44,7 @@ async function signedIn(t: ExecutionContext, on: ProxyProcess = proxy): Promise<
 
 /** Whether the browser's session still opens /__s3proxy/me (asked as the proxy's own page would). */
 async function stillSignedIn(ua: UserAgent, on: ProxyProcess = proxy): Promise<boolean> {
-  const me = await ua.request(`${on.url}/__s3proxy/me`, { navigation: false });
+  const me = await ua.request(`${on.url}/__s3proxy/me`, { navigation: false, headers: { 'sec-fetch-mode': 'cors', 'sec-fetch-site': 'same-origin' } });
   await me.arrayBuffer();
   return me.status === 200;
 }
@@ -159,7 +159,7 @@ test('a POST with neither fetch metadata nor Origin, or with another site\'s Ori
     t.is(response.status, 403, JSON.stringify(headers));
   }
   // fetch() from another site's page: Sec-Fetch-Site wins over a forged-looking Origin.
-  const fromScript = await ua.request(`${proxy.url}${logoutPath}`, { method: 'POST', navigation: false, fetchSite: 'cross-site', headers: { origin: proxy.url } });
+  const fromScript = await ua.request(`${proxy.url}${logoutPath}`, { method: 'POST', navigation: false, fetchSite: 'cross-site', headers: { origin: proxy.url, 'sec-fetch-mode': 'cors' } });
   t.is(fromScript.status, 403);
   await fromScript.arrayBuffer();
   t.true(await sessionKnown(cookie));

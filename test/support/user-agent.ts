@@ -15,20 +15,17 @@
  *   site 127.0.0.1, ports aside, as browsers see it).
  * - GET/HEAD requests carry a top-level navigation's headers by default
  *   (`Sec-Fetch-Mode: navigate`, `Accept: text/html,...`); pass
- *   `navigation: false` to look like a page's fetch()/XHR instead
- *   (`Sec-Fetch-Mode: cors`). Other methods send no fetch metadata unless
- *   `navigation` or `fetchSite` is given. A client without fetch metadata
- *   (curl) sets its headers itself, or uses raw-http.ts.
+ *   `navigation: false` to send neither (like curl). Without fetch metadata
+ *   an Accept that admits anything counts as a navigation to the proxy, so
+ *   a test of a page's fetch() says so itself (`sec-fetch-mode: cors`).
+ *   `fetchSite` on a request that is not a navigation sends
+ *   Sec-Fetch-Site alone.
  */
 import { CookieJar, type Cookie } from 'tough-cookie';
 import { request as undiciRequest, type Dispatcher } from 'undici';
 
 export interface UserAgentRequestInit extends RequestInit {
-  /**
-   * true: a browser top-level navigation's headers; false: a fetch()'s
-   * (Sec-Fetch-Mode: cors). Default: a navigation for GET/HEAD, no fetch
-   * metadata otherwise.
-   */
+  /** Send a browser top-level navigation's headers. Default: true for GET/HEAD, false otherwise. */
   navigation?: boolean;
   /**
    * Where the request comes from: the Sec-Fetch-Site value (sent on
@@ -244,10 +241,6 @@ export class UserAgent {
     const isNavigation = navigation ?? (method === 'GET' || method === 'HEAD');
     if (isNavigation) {
       for (const [name, value] of Object.entries(navigationHeaders(fetchSite))) headers.set(name, value);
-    } else if (navigation === false) {
-      headers.set('sec-fetch-mode', 'cors');
-      headers.set('sec-fetch-dest', 'empty');
-      headers.set('sec-fetch-site', fetchSite ?? 'same-origin');
     } else if (fetchSite !== undefined) {
       headers.set('sec-fetch-site', fetchSite);
     }
