@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { storeCall, type RedisClient } from '../store/redis-client.ts';
 import { userHash } from './object-name.ts';
-import { checkVolume } from './upload-policy.ts';
+import { checkRoomLeft, checkVolume } from './upload-policy.ts';
 
 export const VOLUME_WINDOW_MS = 24 * 60 * 60 * 1000;
 
@@ -66,15 +66,17 @@ export class DailyVolume {
     return (await this.#run(owner, 0, now)).used;
   }
 
-  /**
-   * Charges `bytes` to `owner`, or throws 413 when they do not fit. A charge
-   * of 0 (a multipart upload of undeclared size, charged when it completes)
-   * only needs some volume left.
-   */
+  /** Charges `bytes` to `owner` (nothing for 0), or throws 413 when they do not fit. */
   async charge(owner: string, bytes: number, now = Date.now()): Promise<Receipt | undefined> {
     const { charged, used, member } = await this.#run(owner, bytes, now);
-    if (!charged) checkVolume(used, bytes, this.#limit);
-    return charged ? { owner, member, bytes } : undefined;
+    if (charged) return { owner, member, bytes };
+    checkVolume(used, bytes, this.#limit);
+    return undefined;
+  }
+
+  /** Throws 413 unless some of `owner`'s volume is left (for an upload whose size is not declared). */
+  async checkRoom(owner: string, now = Date.now()): Promise<void> {
+    checkRoomLeft(await this.used(owner, now), this.#limit);
   }
 
   async refund(receipt: Receipt | undefined): Promise<void> {

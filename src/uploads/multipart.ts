@@ -69,7 +69,8 @@ export async function createMultipart(deps: UploadDeps, uploader: Uploader, inpu
   let uploadId: string | undefined;
   try {
     // undeclared: charged by its real size when it completes; it only needs some volume left
-    receipt = await deps.volume?.charge(uploader.owner, input.size ?? 0);
+    if (input.size === undefined) await deps.volume?.checkRoom(uploader.owner);
+    else receipt = await deps.volume?.charge(uploader.owner, input.size);
     try {
       const created = await deps.s3.send(
         new CreateMultipartUploadCommand({

@@ -6,7 +6,7 @@ import type { Receipt } from './daily-volume.ts';
 import { presignPost, presignPut } from './presign.ts';
 import type { UploadFacts } from './upload-events.ts';
 import type { MediaType } from './upload-input.ts';
-import { checkDeclaredSize, postPolicyBounds, sizeLimit } from './upload-policy.ts';
+import { checkDeclaredSize, checkRoomLeft, postPolicyBounds, sizeLimit } from './upload-policy.ts';
 import { badInput } from './upload-problem.ts';
 import { checkType, chooseKey, releaseClaim, type ChosenKey, type UploadDeps, type Uploader } from './upload-service.ts';
 
@@ -86,8 +86,13 @@ export async function presignedPostFor(deps: UploadDeps, uploader: Uploader, inp
   facts.key = chosen.key;
   let receipt: Receipt | undefined;
   try {
-    const remaining = deps.volume ? deps.volume.limit - (await deps.volume.used(uploader.owner)) : undefined;
-    const bounds = postPolicyBounds(input.size, sizeLimit('post', settings), remaining === undefined ? undefined : Math.max(0, remaining));
+    let remaining: number | undefined;
+    if (deps.volume) {
+      const used = await deps.volume.used(uploader.owner);
+      if (input.size === undefined) checkRoomLeft(used, deps.volume.limit);
+      remaining = Math.max(0, deps.volume.limit - used);
+    }
+    const bounds = postPolicyBounds(input.size, sizeLimit('post', settings), remaining);
     receipt = await deps.volume?.charge(uploader.owner, bounds.charge);
     const post = await presignPost(deps.s3, {
       bucket: deps.location.bucket,

@@ -88,16 +88,20 @@ export function postPolicyBounds(
   return { min: 0, max, charge: remaining === undefined ? 0 : max };
 }
 
-/** Throws 413 when `charge` bytes do not fit in what is left of the daily volume. */
+function overVolume(dailyBytes: number, detail: string): UploadProblem {
+  return new UploadProblem(413, 'over_daily_volume', `this upload would exceed the ${dailyBytes} bytes one user may upload in 24 hours`, detail);
+}
+
+/** Throws 413 when `charge` more bytes do not fit in the daily volume (no volume set: anything fits). */
 export function checkVolume(used: number, charge: number, dailyBytes: number | undefined): void {
-  if (dailyBytes === undefined) return;
-  if (used + charge <= dailyBytes && (charge > 0 || used < dailyBytes)) return;
-  throw new UploadProblem(
-    413,
-    'over_daily_volume',
-    `this upload would exceed the ${dailyBytes} bytes one user may upload in 24 hours`,
-    `used ${used} of ${dailyBytes}, asked ${charge}`,
-  );
+  if (dailyBytes === undefined || used + charge <= dailyBytes) return;
+  throw overVolume(dailyBytes, `used ${used} of ${dailyBytes}, asked ${charge}`);
+}
+
+/** Throws 413 when nothing is left of the daily volume: an upload of undeclared size needs some room. */
+export function checkRoomLeft(used: number, dailyBytes: number | undefined): void {
+  if (dailyBytes === undefined || used < dailyBytes) return;
+  throw overVolume(dailyBytes, `used ${used} of ${dailyBytes}, size undeclared`);
 }
 
 /**

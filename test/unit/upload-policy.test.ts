@@ -4,6 +4,7 @@ import type { Identity } from '../../src/shared/identity.ts';
 import {
   checkDeclaredSize,
   checkPartsTotal,
+  checkRoomLeft,
   checkServableKey,
   checkVolume,
   completedSizeOk,
@@ -94,16 +95,24 @@ test('POST policy bounds: exactly the declared size, else up to the limit capped
   t.deepEqual(postPolicyBounds(undefined, 100, 300), { min: 0, max: 100, charge: 100 });
 });
 
-test('the daily volume: a charge must fit in what is left; a zero charge needs something left', (t) => {
+test('the daily volume: a charge must fit in what is left', (t) => {
   t.notThrows(() => checkVolume(0, 100, undefined));
   t.notThrows(() => checkVolume(0, 100, 100));
   t.notThrows(() => checkVolume(50, 50, 100));
-  t.notThrows(() => checkVolume(99, 0, 100));
-  for (const [used, charge] of [[51, 50], [0, 101], [100, 0], [100, 1]] as const) {
+  t.notThrows(() => checkVolume(100, 0, 100), 'nothing costs nothing');
+  for (const [used, charge] of [[51, 50], [0, 101], [100, 1]] as const) {
     const error = t.throws(() => checkVolume(used, charge, 100), { instanceOf: UploadProblem });
     t.is(error?.status, 413);
     t.is(error?.code, 'over_daily_volume');
   }
+});
+
+test('the daily volume: an upload of undeclared size needs some of it left', (t) => {
+  t.notThrows(() => checkRoomLeft(99, 100));
+  t.notThrows(() => checkRoomLeft(10 ** 12, undefined));
+  const error = t.throws(() => checkRoomLeft(100, 100), { instanceOf: UploadProblem });
+  t.is(error?.status, 413);
+  t.is(error?.code, 'over_daily_volume');
 });
 
 test('multipart parts must add up to the declared size and stay within the limit', (t) => {
