@@ -47,6 +47,7 @@ const origin = new S3Origin({
   origin: config.s3.location.origin,
   sign: createSigner(config.s3.region, config.s3.credentials),
   headersTimeoutMs: config.s3.upstreamTimeoutMs,
+  connections: config.s3.maxConnections,
 });
 const readiness = createReadiness({ redis, origin, location: config.s3.location, logger });
 const sso = createSsoClient(config.sso);
@@ -80,6 +81,10 @@ const server = http.createServer(
   },
   createApp(deps).callback(),
 );
+// A client that reads nothing (its socket accepts no bytes) or sends nothing
+// for this long is dropped; stream.pipeline then destroys the S3 body, which
+// gives its connection back to the pool.
+server.timeout = config.clientIdleTimeoutMs;
 
 let metricsServer: MetricsServer | undefined;
 if (metrics && config.metricsPort !== undefined) {

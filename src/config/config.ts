@@ -111,6 +111,8 @@ export interface Config {
     credentials?: StaticCredentials;
     /** milliseconds to wait for S3's response headers before answering 504 */
     upstreamTimeoutMs: number;
+    /** at most this many connections to S3; requests beyond wait, then 503 */
+    maxConnections: number;
   };
   /** the one key (relative to the prefix) served without sign-in; absent: none */
   healthcheckKey?: string;
@@ -118,6 +120,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** milliseconds a client has to send a request's headers (Node's headersTimeout) */
   headersTimeoutMs: number;
+  /** milliseconds a client may read nothing (or send nothing) before it is dropped */
+  clientIdleTimeoutMs: number;
   logLevel: string;
   /** port of the Prometheus /metrics listener (0: any free port); absent: no metrics */
   metricsPort?: number;

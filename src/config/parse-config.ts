@@ -17,8 +17,8 @@ import type { Env, Result } from './env-values.ts';
 import { redisConnection, redisKeyPrefix } from './redis-settings.ts';
 import { credentials, healthcheckKey, s3Location } from './s3-settings.ts';
 import { ssoSettings } from './sso-settings.ts';
-import { sessionSettings } from './session-settings.ts';
 import { uploadSettings } from './upload-settings.ts';
+import { sessionSettings } from './session-settings.ts';
 import { apiSettings } from './api-settings.ts';
 
 // re-exported: Env is parseConfig's parameter type, and the unit tests
@@ -76,6 +76,8 @@ export function parseConfig(env: Env): ConfigResult {
   const upstreamTimeoutMs = take(secondsAsMs(env, 'AWS_S3_RESPONSE_TIMEOUT', 30));
   const shutdownTimeoutMs = take(secondsAsMs(env, 'SHUTDOWN_TIMEOUT', 9));
   const headersTimeoutMs = take(secondsAsMs(env, 'REQUEST_HEADERS_TIMEOUT', 10));
+  const clientIdleTimeoutMs = take(secondsAsMs(env, 'CLIENT_IDLE_TIMEOUT', 60));
+  const maxConnections = take(integer(env, 'AWS_S3_MAX_CONNECTIONS', 1, 65536, 1024));
   const level = take(logLevel(env));
   const metrics = take(metricsPort(env, port));
   const uploads = uploadSettings(env);
@@ -97,6 +99,8 @@ export function parseConfig(env: Env): ConfigResult {
     upstreamTimeoutMs === undefined ||
     shutdownTimeoutMs === undefined ||
     headersTimeoutMs === undefined ||
+    clientIdleTimeoutMs === undefined ||
+    maxConnections === undefined ||
     level === undefined
   ) {
     // every failure pushed an error; the fallback only guards against a bug here
@@ -117,10 +121,12 @@ export function parseConfig(env: Env): ConfigResult {
       region: s3.region,
       ...(creds === undefined ? {} : { credentials: creds }),
       upstreamTimeoutMs,
+      maxConnections,
     },
     ...(healthcheck === undefined ? {} : { healthcheckKey: healthcheck }),
     shutdownTimeoutMs,
     headersTimeoutMs,
+    clientIdleTimeoutMs,
     logLevel: level,
     ...(metrics === undefined ? {} : { metricsPort: metrics }),
     ...(uploads.value === undefined ? {} : { uploads: uploads.value }),

@@ -91,7 +91,8 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
     // to receive it. Anything but that abort is S3 failing mid-body, which
     // operators need to see (the client sees a broken transfer).
     upstream.body.on('error', (error: Error & { code?: string }) => {
-      if (error.code === 'UND_ERR_ABORTED') return;
+      // A client that left (or was dropped as idle) ends the body first; that is not S3 failing.
+      if (error.code === 'UND_ERR_ABORTED' || ctx.req.socket.destroyed) return;
       deps.logger.warn({ requestId: state.requestId, key: target.fullKey, cause: error.code ?? error.name }, 'S3 failed mid-body');
     });
     ctx.body = upstream.body;
@@ -164,6 +165,7 @@ function readErrorBody(upstream: OriginResponse): Promise<string> {
 function originProblem(error: unknown): HttpProblem {
   if (error instanceof OriginUnavailable) {
     if (error.failure === 'timeout') return new HttpProblem(504, 'S3 did not answer in time');
+    if (error.failure === 'saturated') return new HttpProblem(503, 'every connection to S3 stayed busy', { 'retry-after': '5' });
     if (error.failure === 'aborted') return new HttpProblem(499, 'the client went away before S3 answered');
     return new HttpProblem(502, `S3 could not be reached: ${(error.cause as Error)?.message ?? 'unknown'}`);
   }

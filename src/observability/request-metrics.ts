@@ -37,7 +37,7 @@ export function observeRequest(metrics: Metrics, request: ClosedRequest): void {
   if (s3) {
     if (s3.latencyMs !== undefined) metrics.s3Duration.observe({ method: s3.method }, s3.latencyMs / 1000);
     // A client that left before S3 answered is not an S3 error.
-    if (s3.failure === 'timeout' || s3.failure === 'unreachable') metrics.s3Errors.inc({ code: s3.failure });
+    if (s3.failure === 'timeout' || s3.failure === 'unreachable' || s3.failure === 'saturated') metrics.s3Errors.inc({ code: s3.failure });
     if (s3.status !== undefined && s3.status >= 400) metrics.s3Errors.inc({ code: s3.code ?? `http_${s3.status}` });
   }
 

@@ -11,7 +11,8 @@ export interface OriginResponse {
   body: Readable & { text(): Promise<string>; dump(opts?: { limit: number }): Promise<void> };
 }
 
-export type OriginFailure = 'timeout' | 'unreachable' | 'aborted';
+/** `saturated`: every connection to S3 stayed busy for the whole response timeout */
+export type OriginFailure = 'timeout' | 'unreachable' | 'aborted' | 'saturated';
 
 /** Thrown when S3 did not answer with headers; the status says which way. */
 export class OriginUnavailable extends Error {
@@ -34,20 +35,30 @@ export interface OriginOptions {
   connections?: number | null;
 }
 
+class QueuedTooLong extends Error {}
+
 export class S3Origin {
   readonly origin: URL;
   readonly #pool: Pool;
   readonly #sign: SignRequest;
+  readonly #connections: number | null;
+  readonly #headersTimeoutMs: number;
 
   constructor(options: OriginOptions) {
     this.origin = new URL(options.origin);
     this.#sign = options.sign;
+    this.#connections = options.connections ?? null;
+    this.#headersTimeoutMs = options.headersTimeoutMs;
     this.#pool = new Pool(this.origin.origin, {
-      // A download holds its connection for as long as the client reads, so
-      // a cap here would queue the next viewer behind the slowest ones.
-      connections: options.connections ?? null,
+      // A download holds its connection for as long as the client reads: the
+      // cap protects S3 and the proxy's sockets, and stalled readers are
+      // dropped by the server's idle timeout so that the queue moves.
+      connections: this.#connections,
       pipelining: 1,
-      keepAliveTimeout: 30_000,
+      // An aborted download makes undici open a fresh connection that then
+      // sits idle: this bounds how long those (and any idle one) stay open,
+      // and stays below the idle timeouts S3 servers close connections at.
+      keepAliveTimeout: 10_000,
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyTimeoutMs ?? Math.max(60_000, options.headersTimeoutMs),
     });
@@ -62,17 +73,55 @@ export class S3Origin {
   ): Promise<OriginResponse> {
     const signedHeaders = await this.#sign({ method, origin: this.origin, path, headers, query });
     const search = query ? '?' + new URLSearchParams(query).toString().replace(/\+/g, '%20') : '';
+    // undici's headersTimeout starts only once a connection is free, and a
+    // queued request's abort signal is only looked at then, so a request
+    // behind a full pool would wait for ever: it gets the same time limit
+    // here, and a 503 (not a 504) when it runs out. Its abort makes undici
+    // drop it as soon as it would be dispatched.
+    const queueTimer = this.#saturated() ? new AbortController() : undefined;
+    const signals = [signal, queueTimer?.signal].filter((s): s is AbortSignal => s !== undefined);
+    const pending = this.#pool.request({
+      method,
+      path: path + search,
+      headers: signedHeaders,
+      signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+    });
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const response = await this.#pool.request({
-        method,
-        path: path + search,
-        headers: signedHeaders,
-        signal,
-      });
+      const response = queueTimer
+        ? await Promise.race([
+            pending,
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => {
+                queueTimer.abort(new QueuedTooLong());
+                reject(new QueuedTooLong());
+              }, this.#headersTimeoutMs);
+            }),
+          ])
+        : await pending;
       return { status: response.statusCode, headers: response.headers, body: response.body as OriginResponse['body'] };
     } catch (error) {
+      if (error instanceof QueuedTooLong) {
+        // An answer that still arrives has nobody to read it.
+        pending.then((late) => late.body.destroy(), () => undefined);
+        throw new OriginUnavailable('saturated', error);
+      }
       throw new OriginUnavailable(failureOf(error), error);
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /** every allowed connection is open and busy: a new request would queue */
+  #saturated(): boolean {
+    if (this.#connections === null) return false;
+    const stats = this.#pool.stats;
+    return stats.connected >= this.#connections && stats.free === 0;
+  }
+
+  /** connections open to S3 now, for tests and metrics */
+  get openConnections(): number {
+    return this.#pool.stats.connected;
   }
 
   async close(): Promise<void> {

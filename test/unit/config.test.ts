@@ -101,10 +101,12 @@ test('a full old-style uktrade environment parses into the expected config', (t)
       region: 'eu-west-2',
       credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: AWS_SECRET },
       upstreamTimeoutMs: 30000,
+      maxConnections: 1024,
     },
     healthcheckKey: 'healthcheck.txt',
     shutdownTimeoutMs: 9000,
     headersTimeoutMs: 10000,
+    clientIdleTimeoutMs: 60000,
     logLevel: 'info',
   });
 });
@@ -129,10 +131,12 @@ test('a full newer-style uktrade environment parses into the expected config', (
       region: 'eu-west-2',
       credentials: { accessKeyId: 'minioadmin', secretAccessKey: AWS_SECRET },
       upstreamTimeoutMs: 30000,
+      maxConnections: 1024,
     },
     healthcheckKey: 'healthcheck.txt',
     shutdownTimeoutMs: 9000,
     headersTimeoutMs: 10000,
+    clientIdleTimeoutMs: 60000,
     logLevel: 'info',
   });
 });
@@ -774,6 +778,21 @@ test('REQUEST_HEADERS_TIMEOUT takes decimal seconds and defaults to 10', (t) => 
   t.regex(onlyError(withEnv({ REQUEST_HEADERS_TIMEOUT: '0' })), /^REQUEST_HEADERS_TIMEOUT: must be at least/);
 });
 
+test('CLIENT_IDLE_TIMEOUT takes decimal seconds and defaults to 60', (t) => {
+  t.is(config(minimalEnv()).clientIdleTimeoutMs, 60000);
+  t.is(config(withEnv({ CLIENT_IDLE_TIMEOUT: '2.5' })).clientIdleTimeoutMs, 2500);
+  t.regex(onlyError(withEnv({ CLIENT_IDLE_TIMEOUT: '0' })), /^CLIENT_IDLE_TIMEOUT: must be at least/);
+  t.regex(onlyError(withEnv({ CLIENT_IDLE_TIMEOUT: 'never' })), /^CLIENT_IDLE_TIMEOUT: must be a number of seconds/);
+});
+
+test('AWS_S3_MAX_CONNECTIONS is a whole number of at least 1 and defaults to 1024', (t) => {
+  t.is(config(minimalEnv()).s3.maxConnections, 1024);
+  t.is(config(withEnv({ AWS_S3_MAX_CONNECTIONS: '8' })).s3.maxConnections, 8);
+  for (const value of ['0', '-1', '1.5', 'many', '100000']) {
+    t.regex(onlyError(withEnv({ AWS_S3_MAX_CONNECTIONS: value })), /^AWS_S3_MAX_CONNECTIONS: must be/, value);
+  }
+});
+
 test('SHUTDOWN_TIMEOUT takes decimal seconds and defaults to 9', (t) => {
   t.is(config(minimalEnv()).shutdownTimeoutMs, 9000);
   t.is(config(withEnv({ SHUTDOWN_TIMEOUT: '0.25' })).shutdownTimeoutMs, 250);
@@ -781,7 +800,7 @@ test('SHUTDOWN_TIMEOUT takes decimal seconds and defaults to 9', (t) => {
 });
 
 test('timeouts reject zero, negatives, exponents, units, whitespace and values setTimeout cannot hold', (t) => {
-  for (const name of ['AWS_S3_RESPONSE_TIMEOUT', 'SHUTDOWN_TIMEOUT', 'REQUEST_HEADERS_TIMEOUT']) {
+  for (const name of ['AWS_S3_RESPONSE_TIMEOUT', 'SHUTDOWN_TIMEOUT', 'REQUEST_HEADERS_TIMEOUT', 'CLIENT_IDLE_TIMEOUT']) {
     for (const value of ['0', '0.0', '0.0001', '-1', '1e3', '30s', ' 30', '30 ', '.5', '5.', '0x1E', 'NaN', '3000000']) {
       const error = onlyError(withEnv({ [name]: value }));
       t.true(error.startsWith(`${name}: `), `${name}=${value}`);

@@ -41,7 +41,7 @@ export function errorResponses(logger: Logger) {
       }
       ctx.set(headers);
       ctx.set('cache-control', 'no-store');
-      if (status === 503) ctx.set('retry-after', '1');
+      if (status === 503 && !('retry-after' in headers)) ctx.set('retry-after', '1');
       const html = isNavigation({ secFetchMode: ctx.get('sec-fetch-mode') || undefined, acceptsHtml: ctx.accepts('html') !== false, authorization: ctx.get('authorization') !== '' });
       ctx.type = html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8';
       ctx.body = html ? htmlProblem(status, state.requestId, publicMessage) : plainTextProblem(status, state.requestId, publicMessage);
