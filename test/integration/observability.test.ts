@@ -260,15 +260,20 @@ test.serial('a malformed x-request-id is replaced by a fresh one', async (t) => 
 test.serial('no token, cookie, code or secret reaches the output during a full sign-in, use and sign-out at debug level', async (t) => {
   const codesBefore = sso.tokenRequests.length;
   const ua = new UserAgent();
-  const result = await ua.signInOAuth2(`${proxy.url}/small.txt?download`);
+  // Stop on the way to SSO, to learn the sealed login state (it is spent at the callback).
+  const toSso = await ua.signInOAuth2(`${proxy.url}/small.txt?download`, { stopAt: (url) => url.href.startsWith(sso.url) });
+  const ssoUrl = toSso.chain.at(-1)?.location;
+  t.truthy(ssoUrl, 'the sign-in went to SSO');
+  await toSso.response.arrayBuffer();
+  const loginState = (await ua.cookies(`${proxy.url}/__redirect_from_sso`)).find((c) => c.name.startsWith(`${cookieName}_login`))?.value;
+  const result = await ua.follow(ssoUrl!);
   t.is(result.response.status, 200);
   await result.response.arrayBuffer();
   // Use the session too: a download, a token check, an S3 error, who am I, then sign out.
   const cookie = await sessionCookie(ua, proxy.url);
   for (const path of ['/small.txt', '/missing.txt', '/__s3proxy/me']) await readAll(await get(proxy.url + path, { cookie }));
-  // read before signing out, which expires them
+  // read before signing out, which expires it
   const session = (await ua.cookie(proxy.url, cookieName))?.value;
-  const binding = (await ua.cookie(proxy.url, `${cookieName}_login`))?.value;
 
   // a sign-out from the proxy's own page: same origin, by POST
   const signOut = await ua.follow(`${proxy.url}/__s3proxy/logout`, {
@@ -287,7 +292,7 @@ test.serial('no token, cookie, code or secret reaches the output during a full s
   const secrets: Record<string, string | undefined> = {
     'access token': sso.issuedTokens.at(-1),
     'session cookie': session,
-    'login binding cookie': binding,
+    'sealed login-state cookie': loginState,
     'authorization code': codes[0],
     'SSO client secret': sso.clientSecret,
     'AWS secret key': stack.secretKey,
