@@ -5,7 +5,11 @@
 // replaced object, an expired URL, an unsigned header), the request goes to
 // S3 and the bucket is looked at afterwards.
 import test from 'ava';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SignJWT } from 'jose';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
 import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
@@ -355,6 +359,35 @@ test('a cross-site POST with a session cookie is refused, and logged', async (t)
   t.is((await post({ headers: { origin: proxy.url } })).status, 200, 'no fetch metadata, the proxy\'s own Origin');
   const line = await proxy.waitForLog((l) => l.msg === 'upload' && l.outcome === 'refused' && l.status === 403 && l.user === 'ada@example.org' && String(l.reason).includes('cross-site'));
   t.is(line.level, 40, 'logged as a warning');
+});
+
+test('bearer callers are not held to the same-origin rule: an API key upload from a script, no Origin, no fetch metadata', async (t) => {
+  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const dir = await mkdtemp(path.join(tmpdir(), 'uploads-bearer-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'ada@example.org_public.pem'), keys.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  const api = await startUploadProxy(stack, sso, 'uploads-bearer', {}, { bucket: up.bucket, extra: { API_PUBLIC_KEYS_DIR: dir, API_AUDIENCE: 'https://assets.example.org' } });
+  t.teardown(() => api.proxy.stop());
+  const now = Math.floor(Date.now() / 1000);
+  const token = await new SignJWT({ sub: 'ada@example.org', aud: 'https://assets.example.org', iat: now, exp: now + 300 })
+    .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
+    .sign(keys.privateKey);
+  const data = Buffer.from('from a script');
+  for (const [name, headers] of [
+    ['script.txt', {}],
+    ['script-2.txt', { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }],
+  ] as const) {
+    const response = await fetch(`${api.proxy.url}/__s3proxy/uploads`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ filename: name, type: 'text/plain', size: data.length }),
+    });
+    t.is(response.status, 200, JSON.stringify(headers));
+    const answer = (await response.json()) as { url: string; headers: Record<string, string>; key: string };
+    t.is(answer.key, `${adaFolder}${name}`);
+    t.is((await putTo(answer, data)).status, 200);
+  }
+  t.true((await atS3(`${adaFolder}script.txt`))!.body.equals(data));
 });
 
 test('without a session every upload route answers 401 in JSON', async (t) => {
