@@ -1,21 +1,10 @@
 // Sets the bucket CORS rule the README gives for browser uploads
 // (UPLOAD_DATA_PATH=direct) on a test or demo bucket, through the AWS SDK
 // (the minio client has no PutBucketCors).
-import { PutBucketCorsCommand, S3Client, type CORSRule } from '@aws-sdk/client-s3';
+import { PutBucketCorsCommand, type CORSRule } from '@aws-sdk/client-s3';
 import { uploadCorsRule } from '../../src/s3/bucket-cors.ts';
 import type { S3Stack } from './s3-fixtures.ts';
-
-export function sdkClient(stack: S3Stack): S3Client {
-  return new S3Client({
-    region: stack.region,
-    endpoint: stack.endpoint.origin,
-    forcePathStyle: true,
-    credentials: { accessKeyId: stack.accessKey, secretAccessKey: stack.secretKey },
-    // RGW refuses the SDK's newer default checksums (see .cache/stack/s3.env)
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
+import { sdkClient } from './s3-sdk.ts';
 
 /** One rule per origin (a proxy may be opened as localhost and as 127.0.0.1). */
 export async function allowBrowserUploads(stack: S3Stack, bucket: string, origins: string[]): Promise<void> {
