@@ -27,6 +27,20 @@ export interface AppDeps extends OwnRoutesDeps {
   uploads?: UploadDeps | undefined;
 }
 
+/**
+ * Judged on the key the path names (decoded once, as objects.ts decodes it),
+ * so that `/%5F%5Fs3proxy/x` cannot reach an object the proxy keeps out.
+ */
+export function isReservedPath(rawPath: string): boolean {
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    return false; // malformed: objects.ts answers 400
+  }
+  return path.startsWith(reservedPrefix) || path === callbackPath || path.startsWith(`${callbackPath}/`);
+}
+
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: true });
   app.silent = true;
@@ -36,7 +50,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(ownRoutes(deps).routes());
   if (deps.uploads) app.use(uploadRoutes({ ...deps, uploads: deps.uploads }).routes());
   app.use(async (ctx, next) => {
-    if (ctx.path.startsWith(reservedPrefix) || ctx.path === callbackPath) throw new HttpProblem(404, 'reserved path');
+    if (isReservedPath(ctx.path)) throw new HttpProblem(404, 'reserved path');
     return next();
   });
   app.use(objects({ ...deps, location: deps.config.s3.location }));

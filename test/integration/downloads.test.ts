@@ -252,7 +252,7 @@ test('no other key is served without a session', async (t) => {
 
 test.serial('paths the proxy keeps for itself are not proxied, though objects with those keys exist', async (t) => {
   // no route of the proxy's own answers these: the reserved-path guard must
-  for (const path of ['/__s3proxy/x', '/__s3proxy/anything']) {
+  for (const path of ['/__s3proxy/x', '/__s3proxy/anything', '/%5F%5Fs3proxy/x', '/__s3proxy%2Fx', '/%5f%5fredirect_from_sso']) {
     const { status, body, asked } = await throughRecorder(path);
     t.is(status, 404, path);
     t.false(body.includes(reservedContent), `${path} served the object`);
