@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { defaultAccounts, startOidcIssuer, type OidcAccount } from '../../test/support/oidc-issuer.ts';
 import { proxyEnv } from '../../test/support/proxy-env.ts';
 import { createBucket, putObject, s3Stack } from '../../test/support/s3-fixtures.ts';
+import { allowBrowserUploads } from '../../test/support/upload-cors.ts';
+import { userPrefix } from '../../src/uploads/object-name.ts';
 import { sampleObjects } from './sample-objects.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -19,6 +21,7 @@ const url = `http://localhost:${port}`;
 
 const demoUser: OidcAccount = { username: 'demo', password: 'demo-password', sub: 'demo-sub', email: 'demo@example.org', name: 'Demo User' };
 const alice = defaultAccounts[0]!;
+const uploadPrefix = 'uploads/{user}/';
 
 // Stops run newest first; anything started after a signal arrived is stopped at once.
 const stops: Array<{ name: string; stop: () => Promise<void> }> = [];
@@ -65,6 +68,8 @@ const issuer = await startOidcIssuer({
 await track('the OpenID provider', () => issuer.close());
 
 const bucket = await createBucket(stack, 's3proxy-demo');
+// The browser sends upload bytes to S3 itself: the bucket must let the page's origin (either spelling).
+await allowBrowserUploads(stack, bucket, [url, `http://127.0.0.1:${port}`]);
 const objects = sampleObjects();
 process.stdout.write(`demo: seeding ${objects.length} objects into bucket ${bucket}\n`);
 const queue = [...objects];
@@ -87,6 +92,7 @@ s3proxy demo is running.
   Open      ${url}/
   Sign in   ${demoUser.username} / ${demoUser.password}   (or ${alice.username} / ${alice.password})
   Video     ${url}/media/video.webm
+  Upload    drop files on any folder listing; they go to ${url}/${userPrefix(uploadPrefix, demoUser.email)}
   Sign out  ${url}/__s3proxy/logout
 
   OpenID provider  ${issuer.issuer}
@@ -102,7 +108,12 @@ async function startDemoProxy(): Promise<ChildProcess> {
   const env = proxyEnv(stack, {
     bucket,
     sso: { mode: 'oidc', issuer: issuer.issuer, clientId: issuer.clientId, clientSecret: issuer.clientSecret },
-    extra: { PORT: String(port), REDIS_KEY_PREFIX: `demo-${randomBytes(4).toString('hex')}:` },
+    extra: {
+      PORT: String(port),
+      REDIS_KEY_PREFIX: `demo-${randomBytes(4).toString('hex')}:`,
+      // every signed-in user may upload, each into a folder of their own
+      UPLOAD_PREFIX: uploadPrefix,
+    },
   });
   const child = spawn(process.execPath, [`${root}dist/main.js`], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   await track('the proxy', () => stopChild(child));
