@@ -195,12 +195,14 @@ export async function completeMultipart(deps: UploadDeps, record: UploadRecord, 
   const fullKey = fullKeyOf(deps, record.key);
   const uploaded = new Map((await allParts(deps, record)).map((part) => [part.PartNumber, part]));
   let total = 0;
-  for (const part of parts) {
+  // S3 is sent the ETags as it listed them: Uppy strips their quotes
+  const joined = parts.map((part) => {
     const found = uploaded.get(part.PartNumber);
     if (!found) throw badInput('parts', `part ${part.PartNumber} has not been uploaded`);
     if (bareETag(found.ETag) !== bareETag(part.ETag)) throw badInput('parts', `the ETag of part ${part.PartNumber} does not match the uploaded part`);
     total += found.Size;
-  }
+    return { PartNumber: found.PartNumber, ETag: found.ETag };
+  });
   const limit = sizeLimit('multipart', settings);
   checkPartsTotal(total, record.size, limit);
   if (settings.overwrite !== 'allow' && (await objectExists(deps, fullKey))) {
@@ -214,7 +216,7 @@ export async function completeMultipart(deps: UploadDeps, record: UploadRecord, 
         Bucket: location.bucket,
         Key: fullKey,
         UploadId: record.uploadId,
-        MultipartUpload: { Parts: parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag })) },
+        MultipartUpload: { Parts: joined },
         ...(settings.overwrite === 'allow' ? {} : { IfNoneMatch: '*' }),
       }),
     );
