@@ -346,3 +346,22 @@ test('a file over the size limit and a file of a type not allowed are refused by
     await context.close();
   }
 });
+
+test("the listing's Sign out button signs out with one click, and the listing then asks for sign-in again", async (t) => {
+  const { context, page } = await signedIn('/reports/');
+  try {
+    t.is(await page.locator('header.session .user').innerText(), 'Signed in as Alice Example (alice@example.org)');
+    await page.locator('header.session button', { hasText: 'Sign out' }).click();
+    await page.waitForURL((address) => address.origin === issuer.issuer || address.pathname === '/__s3proxy/signed-out', { timeout: 30_000 });
+    // The provider asks before ending its own session; a person clicks "Yes".
+    const confirm = page.locator('#logout-yes');
+    if (await confirm.isVisible()) await confirm.click();
+    await page.waitForURL(`${url}/__s3proxy/signed-out`, { timeout: 30_000 });
+    t.is((await page.request.get(`${url}/__s3proxy/me`)).status(), 401);
+    await page.goto(`${url}/reports/`);
+    await page.locator('#login-form').waitFor();
+    t.is(new URL(page.url()).origin, issuer.issuer);
+  } finally {
+    await context.close();
+  }
+});
