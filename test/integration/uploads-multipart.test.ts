@@ -305,6 +305,23 @@ test('completing with a part that was never uploaded, or with a wrong ETag, is 4
   t.false(await existsAtS3(s3, up.bucket, up.keyPrefix + upload.key));
 });
 
+test("S3 refusing the completion (a part under 5 MB before the last) is a 400 in the proxy's words, without S3's error document", async (t) => {
+  const upload = await create(adaAgent, { filename: 'tiny-parts.bin', type: 'application/octet-stream' });
+  const first = await putPart(await signPart(adaAgent, upload, 1), patternBytes(10, 33));
+  const second = await putPart(await signPart(adaAgent, upload, 2), patternBytes(10, 34));
+  const done = await complete(adaAgent, upload, [
+    { PartNumber: 1, ETag: first },
+    { PartNumber: 2, ETag: second },
+  ]);
+  t.is(done.status, 400);
+  t.is(done.body.error.code, 'bad_request');
+  t.true(done.body.error.message.startsWith('parts:'));
+  t.false(/<Error>|EntityTooSmall|RequestId|<\?xml/.test(JSON.stringify(done.body)));
+  t.false(await existsAtS3(s3, up.bucket, up.keyPrefix + upload.key));
+  const line = await proxy.waitForLog((l) => l.msg === 'upload' && l.uploadId === upload.uploadId && l.outcome === 'refused');
+  t.regex(String(line.reason), /EntityTooSmall/, "S3's code is in the log");
+});
+
 test('with UPLOAD_OVERWRITE=never, completing over an object that appeared meanwhile is 409 (RGW ignores If-None-Match there)', async (t) => {
   const upload = await create(adaAgent, { filename: 'clash.bin', type: 'application/octet-stream' });
   const etag = await putPart(await signPart(adaAgent, upload, 1), patternBytes(10, 30));

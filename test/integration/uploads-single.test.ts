@@ -323,6 +323,13 @@ test('bad input is a 400 that names the field', async (t) => {
   t.true(notJson.body.error.message.startsWith('body:'));
 });
 
+test('a request body over 1 MiB is 413 in JSON, without being read to its end', async (t) => {
+  const answer = await presignPut(adaAgent, { filename: 'a.txt', type: 'text/plain', size: 1, padding: 'x'.repeat(1024 * 1024) });
+  t.is(answer.status, 413);
+  t.is(answer.body.error.code, 'too_large');
+  t.is(answer.headers.get('connection'), 'close');
+});
+
 test('a declared size over UPLOAD_MAX_BYTES is 413 before any URL', async (t) => {
   const put = await presignPut(adaAgent, { filename: 'huge.bin', type: 'application/octet-stream', size: maxBytes + 1 });
   t.is(put.status, 413);
