@@ -4,6 +4,7 @@ import { parseConfig } from './config/parse-config.ts';
 import { formatConfigErrors } from './config/format-config-errors.ts';
 import { createLogger } from './observability/logger.ts';
 import { createRedis, waitForRedis } from './store/redis-client.ts';
+import { createInvalidationChannel } from './store/invalidation-channel.ts';
 import { createSsoClient } from './auth/sso-client.ts';
 import { createBearerAuth } from './auth/bearer.ts';
 import { keyDirectoryProblem } from './auth/api-keys.ts';
@@ -43,6 +44,9 @@ if (metrics) redis.on('error', () => metrics.redisErrors.inc({ kind: 'connection
 if (!(await waitForRedis(redis, 3_000))) {
   logger.warn('redis is not reachable yet: requests needing a session answer 503 until it is');
 }
+// Sessions answer from memory for up to a second, while this channel tells
+// every instance at once what ended.
+const invalidations = createInvalidationChannel(redis, { keyPrefix: config.redisKeyPrefix, trackedPrefix: Sessions.keyPrefix(config.redisKeyPrefix), logger });
 const origin = new S3Origin({
   origin: config.s3.location.origin,
   sign: createSigner(config.s3.region, config.s3.credentials),
@@ -103,7 +107,7 @@ manageLifecycle(server, {
   onDraining: () => readiness.markDraining(),
   release: async () => {
     deps.s3.destroy();
-    await Promise.allSettled([redis.quit(), origin.close(), metricsServer?.close()]);
+    await Promise.allSettled([invalidations.close(), redis.quit(), origin.close(), metricsServer?.close()]);
   },
 });
 

@@ -6,6 +6,8 @@
 // by themselves, and every command touches one key (Redis Cluster).
 import type { Identity } from '../shared/identity.ts';
 import { storeCall, type RedisClient } from '../store/redis-client.ts';
+import type { InvalidationChannel } from '../store/invalidation-channel.ts';
+import { LookupCache } from './lookup-cache.ts';
 import { isWellFormedSessionId, newSessionId, openSession, providerDigest, sealSession, sessionLookupId } from './session-crypto.ts';
 
 export type { Identity };
@@ -24,11 +26,21 @@ export interface Session {
   providerSession?: ProviderSession;
   /** epoch milliseconds of the last successful token check with SSO */
   checkedAt: number;
+  /** answered from this instance's memory (up to a second old) rather than read from Redis just now */
+  fromMemory?: boolean;
 }
 
 export interface SessionsOptions {
   /** how many opened sessions this instance keeps in memory; 0 decrypts on every load */
   openedCacheSize?: number;
+  /**
+   * Tells every instance what ended; with it, a session looked up in Redis
+   * answers from memory for `lookupCacheMs` while the channel is live.
+   * Without it, Redis is read on every load.
+   */
+  invalidations?: InvalidationChannel;
+  /** at most 1,000 (default): how long a looked-up session answers from memory */
+  lookupCacheMs?: number;
 }
 
 const markCheckedScript = `if redis.call('exists', KEYS[1]) == 1 then return redis.call('hset', KEYS[1], 'checkedAt', ARGV[1]) end return 0`;
@@ -55,18 +67,36 @@ export class Sessions {
   readonly #prefix: string;
   readonly #maxAgeSeconds: number;
   readonly #openedCacheSize: number;
-  // Opened sessions by lookup id. Redis is still read on every request, so
-  // sign-out, revocation and flushes take effect at once; what is saved is
-  // the decryption (a sixth of the CPU of a small download), and only while
-  // Redis holds the very record that was opened. Bounded, oldest out.
+  // Opened sessions by lookup id: what is saved is the decryption (a sixth
+  // of the CPU of a small download), and only while Redis holds the very
+  // record that was opened. Bounded, oldest out.
   readonly #opened = new Map<string, { sealed: string; data: SealedPart }>();
+  // Sessions as Redis held them up to a second ago, by lookup id: what is
+  // saved is the Redis round trip. Only while the invalidation channel is
+  // live, so that a sign-out, revocation, back-channel logout or flush on
+  // any instance still takes effect at once on this one.
+  readonly #recent: LookupCache<{ data: SealedPart; checkedAt: number }>;
+  readonly #invalidations: InvalidationChannel | undefined;
+  /** grows with every session this instance removes, as the channel's epoch does with every message */
+  #removals = 0;
 
   constructor(redis: RedisClient, keyPrefix: string, maxAgeSeconds: number, options: SessionsOptions = {}) {
     this.#redis = redis;
     this.#keyPrefix = keyPrefix;
-    this.#prefix = `${keyPrefix}session:`;
+    this.#prefix = Sessions.keyPrefix(keyPrefix);
     this.#maxAgeSeconds = maxAgeSeconds;
     this.#openedCacheSize = options.openedCacheSize ?? 10_000;
+    this.#invalidations = options.invalidations;
+    this.#recent = new LookupCache(Math.min(options.lookupCacheMs ?? 1_000, 1_000), this.#invalidations ? this.#openedCacheSize : 0);
+    this.#invalidations?.onInvalidate((invalidation) => {
+      if (invalidation.kind === 'all') this.#recent.clear();
+      else for (const lookup of invalidation.ids) this.#recent.delete(lookup);
+    });
+  }
+
+  /** Where the session records are, for an invalidation channel to track. */
+  static keyPrefix(keyPrefix: string): string {
+    return `${keyPrefix}session:`;
   }
 
   /** How many opened sessions this instance holds in memory. */
@@ -102,23 +132,45 @@ export class Sessions {
     return { id, identity, accessToken, ...(providerSession ? { providerSession } : {}), checkedAt: now };
   }
 
-  async load(id: string | undefined): Promise<Session | undefined> {
+  /** `fresh`: read Redis even where memory holds the session */
+  async load(id: string | undefined, { fresh = false }: { fresh?: boolean } = {}): Promise<Session | undefined> {
     if (!isWellFormedSessionId(id)) return undefined;
     const lookup = sessionLookupId(id);
+    const channel = this.#invalidations;
+    if (channel?.live && !fresh) {
+      const known = this.#recent.get(lookup, performance.now());
+      if (known !== undefined) {
+        // An invalidation that reached this process together with the
+        // request (in the same turn of the event loop) is handled first.
+        await new Promise(setImmediate);
+        if (channel.live && this.#recent.get(lookup, performance.now()) === known) return this.#session(id, known.data, known.checkedAt, true);
+      }
+    }
+    const epoch = channel?.epoch;
+    const removals = this.#removals;
     const stored = await storeCall(() => this.#redis.hgetall(this.#prefix + lookup));
     if (!stored.sealed || !stored.checkedAt) {
       // Ended elsewhere (another instance, a back-channel logout, expiry).
       this.#opened.delete(lookup);
+      this.#recent.delete(lookup);
       return undefined;
     }
     const opened = await this.#open(id, lookup, stored.sealed);
     if (!opened) return undefined;
+    const checkedAt = Number(stored.checkedAt);
+    // Not when anything was invalidated while Redis was being read: what it answered may be what just ended.
+    if (channel?.live && channel.epoch === epoch && this.#removals === removals) this.#recent.set(lookup, { data: opened, checkedAt }, performance.now());
+    return this.#session(id, opened, checkedAt, false);
+  }
+
+  #session(id: string, opened: SealedPart, checkedAt: number, fromMemory: boolean): Session {
     return {
       id,
       identity: opened.identity,
       accessToken: opened.accessToken,
       ...(opened.providerSession ? { providerSession: opened.providerSession } : {}),
-      checkedAt: Number(stored.checkedAt),
+      checkedAt,
+      ...(fromMemory ? { fromMemory } : {}),
     };
   }
 
@@ -142,12 +194,18 @@ export class Sessions {
   async markChecked(id: string, now = Date.now()): Promise<void> {
     // Only where the session still exists: a sign-out racing with a check
     // must not leave a half-made hash behind, without expiry.
-    await storeCall(() => this.#redis.eval(markCheckedScript, 1, this.#prefix + sessionLookupId(id), String(now)));
+    const lookup = sessionLookupId(id);
+    await storeCall(() => this.#redis.eval(markCheckedScript, 1, this.#prefix + lookup, String(now)));
+    // Other instances' memory may be a second behind: their next check reads Redis first (require-session.ts).
+    const known = this.#recent.get(lookup, performance.now());
+    if (known !== undefined) known.checkedAt = Math.max(known.checkedAt, now);
   }
 
   async destroy(id: string | undefined): Promise<void> {
     if (!isWellFormedSessionId(id)) return;
-    await this.#remove(sessionLookupId(id));
+    const lookup = sessionLookupId(id);
+    await this.#remove(lookup);
+    await this.#invalidations?.publish([lookup]);
   }
 
   /**
@@ -162,6 +220,7 @@ export class Sessions {
     const lookups = (await storeCall(() => this.#redis.zrange(index, '0', '-1'))).filter((lookup) => lookupIdPattern.test(lookup));
     let ended = 0;
     for (const lookup of lookups) if (await this.#remove(lookup)) ended += 1;
+    await this.#invalidations?.publish(lookups);
     // Entries of sessions that had already gone; a session listed meanwhile stays listed.
     if (lookups.length > 0) await storeCall(() => this.#redis.zrem(index, ...lookups));
     return ended;
@@ -182,6 +241,8 @@ export class Sessions {
   async #remove(lookup: string): Promise<boolean> {
     const key = this.#prefix + lookup;
     this.#opened.delete(lookup);
+    this.#recent.delete(lookup);
+    this.#removals += 1;
     const indexes = await storeCall(() => this.#redis.hget(key, 'indexes'));
     const removed = await storeCall(() => this.#redis.del(key));
     for (const index of this.#ownIndexes(indexes)) await storeCall(() => this.#redis.zrem(index, lookup));

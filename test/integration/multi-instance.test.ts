@@ -49,8 +49,10 @@ test('signed in through one instance, a user downloads through the other; signed
 
   const oldCookie = (await user.jar.getCookieString(a.url)) ?? '';
   t.regex(oldCookie, /assets_session_id=/);
-  const signedOut = await user.request(`${a.url}/__s3proxy/logout`);
-  t.is(signedOut.status, 302);
+  // the sign-out button's form: a same-origin POST, answered 303
+  const signedOut = await user.request(`${a.url}/__s3proxy/logout`, { method: 'POST', navigation: true, fetchSite: 'same-origin', headers: { origin: a.url } });
+  t.is(signedOut.status, 303);
+  t.is(signedOut.headers.get('location'), `${a.url}/__s3proxy/signed-out`);
   await signedOut.arrayBuffer();
 
   // the old cookie, replayed to the other instance, no longer opens anything

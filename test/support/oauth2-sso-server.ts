@@ -74,6 +74,8 @@ export interface OAuth2Sso {
   tokenStatus(status: number | null): void;
   /** Forces /api/v1/user/me/ to answer this status; null restores. */
   userInfoStatus(status: number | null): void;
+  /** /api/v1/user/me/ answers only after this many milliseconds (0 restores), so that calls overlap. */
+  userInfoDelay(ms: number): void;
   /** Makes user/me answer 401 for this token. */
   revoke(token: string): void;
   /** Makes user/me answer 401 for every token issued so far. */
@@ -140,6 +142,7 @@ export async function startOAuth2Sso(options: OAuth2SsoOptions = {}): Promise<OA
   let refusingCodes = false;
   let forcedTokenStatus: number | null = null;
   let forcedUserInfoStatus: number | null = null;
+  let userInfoDelayMs = 0;
   let tokenCalls = 0;
   let userInfoCalls = 0;
 
@@ -219,8 +222,9 @@ export async function startOAuth2Sso(options: OAuth2SsoOptions = {}): Promise<OA
     sendJson(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: 36000, scope: 'read write' });
   }
 
-  function userMe(req: IncomingMessage, res: ServerResponse): void {
+  async function userMe(req: IncomingMessage, res: ServerResponse): Promise<void> {
     userInfoCalls += 1;
+    if (userInfoDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, userInfoDelayMs));
     if (forcedUserInfoStatus !== null) {
       return sendJson(res, forcedUserInfoStatus, { detail: `forced ${forcedUserInfoStatus} by test` });
     }
@@ -291,6 +295,9 @@ export async function startOAuth2Sso(options: OAuth2SsoOptions = {}): Promise<OA
     },
     userInfoStatus(status) {
       forcedUserInfoStatus = status;
+    },
+    userInfoDelay(ms) {
+      userInfoDelayMs = ms;
     },
     revoke(accessToken) {
       tokens.delete(accessToken);
