@@ -7,8 +7,6 @@
 // they share the SSO server and are timed against the one-second memory.
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { importJWK, SignJWT } from 'jose';
@@ -19,6 +17,7 @@ import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts'
 import { startOidcIssuer } from '../support/oidc-issuer.ts';
 import { startOwnRedis } from '../support/redis-server.ts';
 import { freePort } from '../support/free-port.ts';
+import { countSessionReads } from '../support/redis-monitor.ts';
 import { UserAgent } from '../support/user-agent.ts';
 
 const stack = s3Stack();
@@ -35,42 +34,6 @@ test.before(async () => {
 test.after.always(async () => {
   await sso?.close();
 });
-
-/**
- * Every HGETALL of a session record under `prefix`, as Redis saw them
- * (MONITOR on a plain socket: ioredis 6 mixes its own handshake into it).
- */
-async function countSessionReads(t: ExecutionContext, redisUrl: string, prefix: string): Promise<() => number> {
-  const url = new URL(redisUrl);
-  const socket = net.connect(Number(url.port), url.hostname);
-  t.teardown(() => socket.destroy());
-  const probe = `${prefix}monitor-probe`;
-  let reads = 0;
-  let seenProbe = false;
-  let partial = '';
-  socket.setEncoding('utf8').on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\r\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      // 1700000000.123456 [0 127.0.0.1:5000] "hgetall" "prefix:session:..."
-      const command = / "([^"]*)" "([^"]*)"/.exec(line);
-      if (!command) continue;
-      if (command[1]!.toLowerCase() === 'hgetall' && command[2]!.startsWith(`${prefix}session:`)) reads += 1;
-      if (command[2] === probe) seenProbe = true;
-    }
-  });
-  await once(socket, 'connect');
-  socket.write('MONITOR\r\n');
-  // in force once it has seen a command sent after it
-  const client = new Redis(redisUrl);
-  t.teardown(() => client.disconnect());
-  for (let i = 0; i < 50 && !seenProbe; i += 1) {
-    await client.exists(probe);
-    await sleep(20);
-  }
-  if (!seenProbe) throw new Error('MONITOR saw nothing');
-  return () => reads;
-}
 
 async function twoInstances(t: ExecutionContext, { redisUrl = stack.redisUrl, a = {}, b = {} }: { redisUrl?: string; a?: Record<string, string>; b?: Record<string, string> } = {}) {
   const env = proxyEnv(stack, { bucket, sso: oauth2Sso(sso), redisUrl });
@@ -118,7 +81,7 @@ function withinCacheTime(t: ExecutionContext, filledAt: number): void {
 
 test.serial('a session answers from an instance memory for up to a second, then from Redis again', async (t) => {
   const { a, b, prefix } = await twoInstances(t);
-  const reads = await countSessionReads(t, stack.redisUrl, prefix);
+  const reads = await countSessionReads(t, [stack.redisUrl], prefix);
   const user = await signIn(t, a);
   await servedFromMemory(t, user, b, reads);
   for (let i = 0; i < 5; i += 1) t.is(await statusOf(user, b), 200);
@@ -130,7 +93,29 @@ test.serial('a session answers from an instance memory for up to a second, then 
 
 test.serial('a sign-out on one instance is refused at once on another that just served the session from memory', async (t) => {
   const { a, b, prefix } = await twoInstances(t);
-  const reads = await countSessionReads(t, stack.redisUrl, prefix);
+  const reads = await countSessionReads(t, [stack.redisUrl], prefix);
+  const user = await signIn(t, a);
+  const cookie = (await user.jar.getCookieString(b.url))!;
+  const filledAt = await servedFromMemory(t, user, b, reads);
+
+  const signedOut = await user.request(`${a.url}/__s3proxy/logout`, { method: 'POST', navigation: true, fetchSite: 'same-origin', headers: { origin: a.url } });
+  t.is(signedOut.status, 303);
+  await signedOut.arrayBuffer();
+  const replayed = await fetch(`${b.url}/file.txt`, { headers: { cookie } });
+  t.is(replayed.status, 401);
+  await replayed.arrayBuffer();
+  withinCacheTime(t, filledAt);
+});
+
+test.serial('where Redis refuses client tracking, a sign-out on one instance is still refused at once on another that just served the session from memory', async (t) => {
+  const redis = await startOwnRedis();
+  t.teardown(() => redis.kill());
+  const admin = new Redis(redis.url);
+  t.teardown(() => admin.disconnect());
+  await admin.call('ACL', 'SETUSER', 'default', '-client|tracking');
+  const { a, b, prefix } = await twoInstances(t, { redisUrl: redis.url });
+  await b.waitForLog((line) => line.msg.startsWith('redis refused client tracking'));
+  const reads = await countSessionReads(t, [redis.url], prefix);
   const user = await signIn(t, a);
   const cookie = (await user.jar.getCookieString(b.url))!;
   const filledAt = await servedFromMemory(t, user, b, reads);
@@ -147,7 +132,7 @@ test.serial('a sign-out on one instance is refused at once on another that just 
 test.serial('a token SSO revoked, found at one instance re-check, is refused at once on another that just served the session from memory, without asking SSO', async (t) => {
   // A checks the token on every request, B not within the hour
   const { a, b, prefix } = await twoInstances(t, { a: { SSO_TOKEN_CHECK_GRACE_PERIOD: '0' }, b: { SSO_TOKEN_CHECK_GRACE_PERIOD: '3600' } });
-  const reads = await countSessionReads(t, stack.redisUrl, prefix);
+  const reads = await countSessionReads(t, [stack.redisUrl], prefix);
   const user = await signIn(t, b);
   const filledAt = await servedFromMemory(t, user, b, reads);
 
@@ -178,7 +163,7 @@ test.serial('a back-channel logout at one instance is refused at once on another
   });
   const [front, back] = await Promise.all([startProxy({ ...env, PORT: String(frontPort) }), startProxy({ ...env, PORT: String(backPort) })]);
   t.teardown(() => Promise.all([front.stop(), back.stop()]));
-  const reads = await countSessionReads(t, stack.redisUrl, env.REDIS_KEY_PREFIX!);
+  const reads = await countSessionReads(t, [stack.redisUrl], env.REDIS_KEY_PREFIX!);
 
   const user = new UserAgent();
   const signedIn = await user.signInOidc(`${front.url}/file.txt`, { username: 'alice', password: 'wonderland' });
@@ -211,7 +196,7 @@ test.serial('a flush of Redis signs everyone out at once on every instance, memo
   const redis = await startOwnRedis();
   t.teardown(() => redis.kill());
   const { a, b, prefix } = await twoInstances(t, { redisUrl: redis.url });
-  const reads = await countSessionReads(t, redis.url, prefix);
+  const reads = await countSessionReads(t, [redis.url], prefix);
   const user = await signIn(t, a);
   const filledAt = await servedFromMemory(t, user, b, reads);
 
@@ -225,7 +210,7 @@ test.serial('a flush of Redis signs everyone out at once on every instance, memo
 
 test.serial('a session record deleted in Redis by hand, or expiring, ends at once on every instance, memory or not', async (t) => {
   const { a, b, prefix } = await twoInstances(t);
-  const reads = await countSessionReads(t, stack.redisUrl, prefix);
+  const reads = await countSessionReads(t, [stack.redisUrl], prefix);
   const admin = new Redis(stack.redisUrl);
   t.teardown(() => admin.disconnect());
 
@@ -251,7 +236,7 @@ test.serial('while an instance cannot subscribe to invalidations it answers from
   const redis = await startOwnRedis();
   t.teardown(() => redis.kill());
   const { a, b, prefix } = await twoInstances(t, { redisUrl: redis.url });
-  const reads = await countSessionReads(t, redis.url, prefix);
+  const reads = await countSessionReads(t, [redis.url], prefix);
   const user = await signIn(t, a);
   await servedFromMemory(t, user, b, reads);
 
