@@ -68,15 +68,18 @@ const deps = {
   sso,
   bearer: createBearerAuth({ api: config.api, sso: config.sso, ssoClient: sso, logger }),
   loginStates: new LoginStates(redis, config.redisKeyPrefix, config.loginStateTtlSeconds),
-  sessions: new Sessions(redis, config.redisKeyPrefix, config.session.maxAgeSeconds),
+  sessions: new Sessions(redis, config.redisKeyPrefix, config.session.maxAgeSeconds, { invalidations }),
 };
 
 const server = http.createServer(
   {
     // Header dribbling and oversized headers end early (408 / 431 from Node).
     headersTimeout: config.headersTimeoutMs,
-    // Node refuses a requestTimeout shorter than headersTimeout
-    requestTimeout: Math.max(30_000, config.headersTimeoutMs),
+    // Node refuses a requestTimeout shorter than headersTimeout. Uploads
+    // through the proxy take as long as their bytes take: no limit on the
+    // whole request then (a client that sends nothing for
+    // CLIENT_IDLE_TIMEOUT is still dropped).
+    requestTimeout: config.uploads?.dataPath === 'proxy' ? 0 : Math.max(30_000, config.headersTimeoutMs),
     // Node checks both timeouts only this often (default 30 s, which would
     // let a dribbling client hold its connection far past headersTimeout)
     connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs),

@@ -9,6 +9,13 @@ import type { Env, Result } from './env-values.ts';
 
 export type OverwriteMode = 'never' | 'rename' | 'allow';
 
+/**
+ * Where upload bytes travel: `direct`, from the client to S3 with presigned
+ * URLs (the bucket needs CORS for browsers); `proxy`, through the proxy,
+ * which streams them to S3 (for buckets browsers cannot reach).
+ */
+export type DataPath = 'direct' | 'proxy';
+
 /** Who may upload: any entry matching lets the identity in. */
 export interface AllowedUsers {
   /** lower-cased addresses */
@@ -33,6 +40,7 @@ export interface UploadSettings {
   dailyBytes?: number;
   /** absent: every signed-in user */
   allowedUsers?: AllowedUsers;
+  dataPath: DataPath;
 }
 
 const GiB = 1024 ** 3;
@@ -130,6 +138,13 @@ function overwriteMode(env: Env): Result<OverwriteMode> {
     : bad('UPLOAD_OVERWRITE', `must be never, rename or allow, got ${show(raw)}`);
 }
 
+function dataPath(env: Env): Result<DataPath> {
+  const raw = get(env, 'UPLOAD_DATA_PATH');
+  if (raw === undefined) return ok('direct');
+  const lower = raw.toLowerCase();
+  return lower === 'direct' || lower === 'proxy' ? ok(lower) : bad('UPLOAD_DATA_PATH', `must be direct or proxy, got ${show(raw)}`);
+}
+
 const DOMAIN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
 
 function allowedUsers(env: Env): Result<AllowedUsers | undefined> {
@@ -163,6 +178,7 @@ const OTHER_UPLOAD_VARIABLES = [
   'UPLOAD_OVERWRITE',
   'UPLOAD_DAILY_BYTES',
   'UPLOAD_ALLOWED_USERS',
+  'UPLOAD_DATA_PATH',
 ];
 
 /** The upload settings; `value` absent (and no errors) when uploads are off. */
@@ -182,10 +198,11 @@ export function uploadSettings(env: Env): { value?: UploadSettings; errors: stri
     overwrite: overwriteMode(env),
     daily: byteSize(env, 'UPLOAD_DAILY_BYTES', 1, Number.MAX_SAFE_INTEGER, undefined),
     users: allowedUsers(env),
+    dataPath: dataPath(env),
   };
   const errors = Object.values(results).flatMap((r) => (r.ok ? [] : [r.error]));
-  const { prefix, maxBytes, types, ttl, overwrite, daily, users } = results;
-  if (!prefix.ok || !maxBytes.ok || !types.ok || !ttl.ok || !overwrite.ok || !daily.ok || !users.ok || maxBytes.value === undefined) {
+  const { prefix, maxBytes, types, ttl, overwrite, daily, users, dataPath: path } = results;
+  if (!prefix.ok || !maxBytes.ok || !types.ok || !ttl.ok || !overwrite.ok || !daily.ok || !users.ok || !path.ok || maxBytes.value === undefined) {
     return { errors };
   }
   return {
@@ -198,6 +215,7 @@ export function uploadSettings(env: Env): { value?: UploadSettings; errors: stri
       overwrite: overwrite.value,
       ...(daily.value === undefined ? {} : { dailyBytes: daily.value }),
       ...(users.value === undefined ? {} : { allowedUsers: users.value }),
+      dataPath: path.value,
     },
   };
 }

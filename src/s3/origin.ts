@@ -1,5 +1,6 @@
 // The S3 server as seen by the proxy: signed requests over one keep-alive
-// pool, with bodies handed back as streams and never buffered.
+// pool, with bodies handed back as streams and never buffered, and (for
+// uploads through the proxy) request bodies streamed to S3 the same way.
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Readable } from 'node:stream';
 import type { SignRequest } from './signer.ts';
@@ -36,6 +37,23 @@ export interface OriginOptions {
 }
 
 class QueuedTooLong extends Error {}
+class Stalled extends Error {}
+
+/** A request whose body is streamed to S3 as it arrives (PutObject, UploadPart). */
+export interface StreamedRequest {
+  method: 'PUT';
+  /** already encoded; signed and sent exactly as it is */
+  path: string;
+  query?: Record<string, string>;
+  /** signed and sent as they are (content-length is added) */
+  headers: Record<string, string>;
+  /** sent as Content-Length: S3 keeps nothing unless exactly this many bytes arrive */
+  contentLength: number;
+  /** read only as fast as S3 takes it in: backpressure from S3 to the client */
+  body: Readable;
+  /** aborting it aborts the request, so that S3 keeps nothing */
+  signal?: AbortSignal;
+}
 
 export class S3Origin {
   readonly origin: URL;
@@ -72,7 +90,69 @@ export class S3Origin {
     query?: Record<string, string>,
   ): Promise<OriginResponse> {
     const signedHeaders = await this.#sign({ method, origin: this.origin, path, headers, query });
-    const search = query ? '?' + new URLSearchParams(query).toString().replace(/\+/g, '%20') : '';
+    return this.#dispatch({ method, path: path + searchOf(query), headers: signedHeaders }, signal);
+  }
+
+  /**
+   * Sends a streamed body, signed with UNSIGNED-PAYLOAD (the bytes are not
+   * read ahead to hash them). The response timeout cannot run from the
+   * start, as it does for downloads: S3 answers only after the last byte,
+   * and a client may take an hour to send a part. Instead S3 fails the
+   * request with a 'timeout' when it leaves bytes that are ready untaken,
+   * or does not answer after the last one, for the response timeout. A
+   * failing body (the client went away, or sent too much) aborts the
+   * request and is thrown as it is.
+   */
+  async send(request: StreamedRequest): Promise<OriginResponse> {
+    const headers = { ...request.headers, 'content-length': String(request.contentLength) };
+    const signedHeaders = await this.#sign({ method: request.method, origin: this.origin, path: request.path, headers, query: request.query });
+    const stall = new AbortController();
+    const limitMs = this.#headersTimeoutMs;
+    // since when S3 has left a chunk untaken, or has not answered the last byte
+    let waitingSince: number | undefined;
+    let bodyFailure: unknown;
+    const watchdog = setInterval(
+      () => {
+        if (waitingSince !== undefined && Date.now() - waitingSince > limitMs) stall.abort(new Stalled());
+      },
+      Math.max(50, Math.min(1000, limitMs / 4)),
+    );
+    async function* body(): AsyncGenerator<Buffer> {
+      try {
+        for await (const chunk of request.body) {
+          waitingSince = Date.now();
+          yield chunk as Buffer;
+          waitingSince = undefined;
+        }
+      } catch (error) {
+        bodyFailure = error;
+        throw error;
+      }
+      waitingSince = Date.now();
+    }
+    const signals = [request.signal, stall.signal].filter((s): s is AbortSignal => s !== undefined);
+    try {
+      return await this.#dispatch(
+        // undici takes an async iterable as a body (its types do not say so) and
+        // asks it for the next chunk only once the last one is on the wire
+        { method: request.method, path: request.path + searchOf(request.query), headers: signedHeaders, body: body() as unknown as Readable, headersTimeout: 0 },
+        AbortSignal.any(signals),
+      );
+    } catch (error) {
+      if (bodyFailure !== undefined) throw bodyFailure;
+      if (stall.signal.aborted) throw new OriginUnavailable('timeout', error);
+      throw error;
+    } finally {
+      clearInterval(watchdog);
+      // S3 failed before the body was all sent: nothing reads it any more
+      if (!request.body.destroyed && !request.body.readableEnded) request.body.destroy();
+    }
+  }
+
+  async #dispatch(
+    options: { method: 'GET' | 'HEAD' | 'PUT'; path: string; headers: Record<string, string>; body?: Readable; headersTimeout?: number },
+    signal: AbortSignal | undefined,
+  ): Promise<OriginResponse> {
     // undici's headersTimeout starts only once a connection is free, and a
     // queued request's abort signal is only looked at then, so a request
     // behind a full pool would wait for ever: it gets the same time limit
@@ -81,9 +161,7 @@ export class S3Origin {
     const queueTimer = this.#saturated() ? new AbortController() : undefined;
     const signals = [signal, queueTimer?.signal].filter((s): s is AbortSignal => s !== undefined);
     const pending = this.#pool.request({
-      method,
-      path: path + search,
-      headers: signedHeaders,
+      ...options,
       signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
     });
     let timer: NodeJS.Timeout | undefined;
@@ -127,6 +205,10 @@ export class S3Origin {
   async close(): Promise<void> {
     await this.#pool.close();
   }
+}
+
+function searchOf(query: Record<string, string> | undefined): string {
+  return query ? '?' + new URLSearchParams(query).toString().replace(/\+/g, '%20') : '';
 }
 
 function failureOf(error: unknown): OriginFailure {

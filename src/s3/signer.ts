@@ -8,7 +8,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import type { StaticCredentials } from '../config/config.ts';
 
 export interface RequestToSign {
-  method: 'GET' | 'HEAD';
+  method: 'GET' | 'HEAD' | 'PUT';
   origin: URL;
   /** already encoded; signed and sent exactly as it is */
   path: string;
@@ -47,7 +47,8 @@ export function createSigner(region: string, staticCredentials?: StaticCredentia
         headers: {
           ...request.headers,
           host: origin.host,
-          // downloads carry no body; S3 accepts this in place of a payload hash
+          // downloads carry no body, and upload bodies are streamed through
+          // unread: S3 accepts this in place of a payload hash
           'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
         },
       }),

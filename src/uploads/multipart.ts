@@ -1,11 +1,12 @@
 // Multipart uploads: the proxy creates, lists, completes and aborts them
-// with its own credentials; the client sends the parts straight to S3 with
-// presigned UploadPart URLs. Who owns an upload is checked in one place,
+// with its own credentials; the client sends the parts to the URLs the
+// proxy hands out (upload-urls.ts: presigned UploadPart URLs, or the
+// proxy's data path). Who owns an upload is checked in one place,
 // ownedUpload(), before anything else is done with it.
 //
 // S3 cannot bind a part's size in a presigned URL the proxy signs before
-// the client has said it, so sizes are checked when the client asks to
-// complete: the parts' sizes (ListParts) against the declared size and the
+// the client has said it (unless the client declares it), so sizes are
+// checked when the client asks to complete: the parts' sizes (ListParts) against the declared size and the
 // limit before S3 joins them, and the object's size (HeadObject) after; a
 // mismatch then deletes the object. RGW ignores If-None-Match on
 // CompleteMultipartUpload (AWS honours it), so with overwrites not allowed
@@ -19,7 +20,7 @@ import {
   ListPartsCommand,
 } from '@aws-sdk/client-s3';
 import type { Receipt } from './daily-volume.ts';
-import { presignPart } from './presign.ts';
+import type { UploadUrls } from './upload-urls.ts';
 import { isNotFound, s3Problem } from './s3-failures.ts';
 import type { UploadFacts } from './upload-events.ts';
 import type { CompletedPart, MediaType } from './upload-input.ts';
@@ -135,23 +136,50 @@ async function renew(deps: UploadDeps, record: UploadRecord): Promise<void> {
   if (deps.settings.overwrite !== 'allow') await deps.records.claim(fullKeyOf(deps, record.key), record.owner, ttlMs);
 }
 
-export async function signParts(deps: UploadDeps, record: UploadRecord, partNumbers: number[], md5?: string): Promise<Map<number, string>> {
+/** S3's limit for one part */
+export const MAX_PART_BYTES = 5 * 1024 ** 3;
+
+/** The most one part of this upload may be: S3's limit, and no more than the whole may be. */
+export function partLimit(deps: UploadDeps, record: UploadRecord): number {
+  return Math.min(MAX_PART_BYTES, record.size ?? sizeLimit('multipart', deps.settings));
+}
+
+export interface PartOptions {
+  md5?: string | undefined;
+  /** the part's exact size, declared by the client */
+  size?: number | undefined;
+}
+
+export async function signParts(
+  deps: UploadDeps,
+  urls: UploadUrls,
+  record: UploadRecord,
+  partNumbers: number[],
+  options: PartOptions = {},
+): Promise<Map<number, { url: string; headers: Record<string, string> }>> {
+  const maxBytes = partLimit(deps, record);
+  if (options.size !== undefined && options.size > maxBytes) {
+    throw new UploadProblem(413, 'too_large', `size: one part of this upload may be at most ${maxBytes} bytes`);
+  }
   await renew(deps, record);
-  const urls = new Map<number, string>();
+  const signed = new Map<number, { url: string; headers: Record<string, string> }>();
   for (const partNumber of partNumbers) {
-    urls.set(
+    signed.set(
       partNumber,
-      await presignPart(deps.s3, {
-        bucket: deps.location.bucket,
+      await urls.part({
         fullKey: fullKeyOf(deps, record.key),
+        key: record.key,
+        owner: record.owner,
         uploadId: record.uploadId,
         partNumber,
-        md5,
+        md5: options.md5,
+        size: options.size,
+        maxBytes,
         ttlSeconds: deps.settings.urlTtlSeconds,
       }),
     );
   }
-  return urls;
+  return signed;
 }
 
 async function allParts(deps: UploadDeps, record: UploadRecord): Promise<Part[]> {

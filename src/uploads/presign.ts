@@ -9,7 +9,8 @@
 //   client could not see it has to send them (unhoistableHeaders).
 // - POST: the exact key, Content-Type and content-length-range in the
 //   policy, and its expiry.
-// - UploadPart: the upload id and part number, content-md5 when given.
+// - UploadPart: the upload id and part number, content-md5 and
+//   content-length when given.
 //
 // Each URL is checked for the headers it must have signed before it leaves,
 // so a change in the SDK's defaults fails loudly instead of silently.
@@ -113,7 +114,7 @@ export async function presignPost(
 
 export async function presignPart(
   s3: S3Client,
-  input: { bucket: string; fullKey: string; uploadId: string; partNumber: number; md5?: string | undefined; ttlSeconds: number },
+  input: { bucket: string; fullKey: string; uploadId: string; partNumber: number; md5?: string | undefined; size?: number | undefined; ttlSeconds: number },
 ): Promise<string> {
   const command = new UploadPartCommand({
     Bucket: input.bucket,
@@ -121,8 +122,9 @@ export async function presignPart(
     UploadId: input.uploadId,
     PartNumber: input.partNumber,
     ...(input.md5 === undefined ? {} : { ContentMD5: input.md5 }),
+    ...(input.size === undefined ? {} : { ContentLength: input.size }),
   });
   const url = await getSignedUrl(s3, command, { expiresIn: input.ttlSeconds });
-  if (input.md5 !== undefined) assertSigned(url, ['content-md5']);
+  assertSigned(url, [...(input.md5 === undefined ? [] : ['content-md5']), ...(input.size === undefined ? [] : ['content-length'])]);
   return url;
 }

@@ -2,6 +2,8 @@
 // that @uppy/aws-s3 with `companionEndpoint: <origin>/__s3proxy` works
 // unchanged, plus POST /__s3proxy/uploads (a presigned PUT, for scripts)
 // and GET /__s3proxy/uploads (the caller's multipart uploads in progress).
+// With UPLOAD_DATA_PATH=proxy the URLs they hand out point at the proxy's
+// data path, /__s3proxy/data/<capability>, which is routed here too.
 //
 // Handlers are thin: who is calling, the same-origin rule for cookies,
 // fields read from the query or the JSON body, one call, JSON out. Every
@@ -13,14 +15,18 @@ import type { Context } from 'koa';
 import { identify, type IdentifyDeps } from '../auth/identify.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { S3Origin } from '../s3/origin.ts';
 import { HttpProblem } from '../shared/http-problem.ts';
 import { proxyOrigin } from '../shared/proxy-origin.ts';
 import type { RequestState } from '../shared/request-state.ts';
 import { fromSameOrigin } from '../shared/same-origin.ts';
 import { StoreUnavailable } from '../store/redis-client.ts';
+import { capabilityKey } from './capability.ts';
+import { checkOwner, openOrRefuse, receive } from './data-path.ts';
 import { readJsonBody } from './json-body.ts';
 import { abortMultipart, completeMultipart, createMultipart, listParts, ownedUpload, signParts, uploadsInProgress } from './multipart.ts';
 import { presignedPostFor, presignedPutFor } from './single-uploads.ts';
+import { dataPathPrefix, directUrls, proxyUrls, type UploadUrls } from './upload-urls.ts';
 import { UploadEvents, type UploadFacts } from './upload-events.ts';
 import * as field from './upload-input.ts';
 import type { UploadKind } from './upload-policy.ts';
@@ -33,6 +39,8 @@ export interface UploadRoutesDeps extends IdentifyDeps {
   logger: Logger;
   metrics?: Metrics | undefined;
   uploads: UploadDeps;
+  /** streams the bytes to S3 with UPLOAD_DATA_PATH=proxy */
+  origin?: S3Origin | undefined;
 }
 
 interface Call {
@@ -40,6 +48,8 @@ interface Call {
   uploader: Uploader;
   facts: UploadFacts;
   query: URLSearchParams;
+  /** where this caller is sent with the bytes */
+  urls: UploadUrls;
 }
 
 const codeForStatus: Record<number, UploadErrorCode> = {
@@ -68,6 +78,10 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
   const { logger, uploads } = deps;
   const events = new UploadEvents(logger, deps.metrics);
   const router = new Router({ prefix: uploadBasePath });
+  const direct = directUrls(uploads.s3, uploads.location.bucket);
+  // the same secret as the sealed sign-in state: every instance opens what another sealed
+  const proxied = uploads.settings.dataPath === 'proxy' ? capabilityKey(deps.config.session.secret ?? deps.config.sso.clientSecret) : undefined;
+  const urlsFor = (ctx: Context): UploadUrls => (proxied ? proxyUrls(proxied, proxyOrigin(ctx.req, deps.config.publicUrl)) : direct);
 
   function asProblem(error: unknown, state: RequestState): { problem: UploadProblem; headers: Record<string, string> } {
     if (error instanceof UploadProblem) return { problem: error, headers: {} };
@@ -83,6 +97,17 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
     }
     logger.error({ requestId: state.requestId, err: error }, 'unexpected error in an upload route');
     return { problem: new UploadProblem(500, 'internal', 'the request could not be handled'), headers: {} };
+  }
+
+  /** The error answer and the event's outcome for whatever a handler threw. */
+  function fail(ctx: Context, facts: UploadFacts, error: unknown): void {
+    const { problem, headers } = asProblem(error, ctx.state as RequestState);
+    facts.outcome = problem.status >= 500 ? 'failed' : 'refused';
+    facts.status = problem.status;
+    facts.reason = problem.detail === undefined ? problem.message : `${problem.message} (${problem.detail})`;
+    ctx.status = problem.status;
+    ctx.set(headers);
+    ctx.body = { error: { code: problem.code, message: problem.message } };
   }
 
   /**
@@ -105,19 +130,13 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
           throw new UploadProblem(403, 'cross_site', 'cookie-authenticated uploads must come from this site', `sec-fetch-site ${ctx.get('sec-fetch-site') || '-'}, origin ${ctx.get('origin') || '-'}`);
         }
         const uploader = admit(uploads, caller.identity, facts);
-        const body = await run({ ctx, uploader, facts, query: new URLSearchParams(ctx.querystring) });
+        const body = await run({ ctx, uploader, facts, query: new URLSearchParams(ctx.querystring), urls: urlsFor(ctx) });
         ctx.status = 200;
         ctx.body = body;
       } catch (error) {
-        const { problem, headers } = asProblem(error, state);
-        facts.outcome = problem.status >= 500 ? 'failed' : 'refused';
-        facts.status = problem.status;
-        facts.reason = problem.detail === undefined ? problem.message : `${problem.message} (${problem.detail})`;
-        ctx.status = problem.status;
-        ctx.set(headers);
+        fail(ctx, facts, error);
         // a body left unread (too large, malformed) is not read to its end
         if (ctx.method === 'POST' && !ctx.req.readableEnded) ctx.set('connection', 'close');
-        ctx.body = { error: { code: problem.code, message: problem.message } };
       } finally {
         if (facts.key !== undefined) state.s3Key = facts.key;
         events.record(facts);
@@ -145,7 +164,7 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
   // spends daily volume: cookie callers are held to the same origin here too.
   router.get(
     '/s3/params',
-    handle('post', true, async ({ uploader, facts, query }) => {
+    handle('post', true, async ({ uploader, facts, query, urls }) => {
       const input = singleInput({
         filename: query.get('filename'),
         type: query.get('type'),
@@ -153,17 +172,17 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
         metadata: field.metadataFromQuery(query),
       });
       describe(facts, input);
-      return presignedPostFor(uploads, uploader, input, facts);
+      return presignedPostFor(uploads, urls, uploader, input, facts);
     }),
   );
 
   router.post(
     '/uploads',
-    handle('put', true, async ({ ctx, uploader, facts }) => {
+    handle('put', true, async ({ ctx, uploader, facts, urls }) => {
       const raw = (await readJsonBody(ctx.req)) as Record<string, unknown>;
       const input = singleInput({ filename: raw.filename, type: raw.type, size: raw.size, md5: raw.md5, metadata: raw.metadata });
       describe(facts, input);
-      return presignedPutFor(uploads, uploader, input, facts);
+      return presignedPutFor(uploads, urls, uploader, input, facts);
     }),
   );
 
@@ -192,8 +211,8 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
     '/s3/multipart/:uploadId/batch',
     handle('multipart', false, async (call) => {
       const record = await owned(call);
-      const urls = await signParts(uploads, record, field.partNumbers(call.query.get('partNumbers')));
-      return { presignedUrls: Object.fromEntries(urls) };
+      const signed = await signParts(uploads, call.urls, record, field.partNumbers(call.query.get('partNumbers')));
+      return { presignedUrls: Object.fromEntries([...signed].map(([n, part]) => [n, part.url])) };
     }),
   );
 
@@ -203,11 +222,12 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
       const record = await owned(call);
       const partNumber = field.partNumber(call.ctx.params.partNumber);
       const md5 = field.md5(call.query.get('md5'));
-      const urls = await signParts(uploads, record, [partNumber], md5);
+      const size = field.size(call.query.get('size'));
+      const part = (await signParts(uploads, call.urls, record, [partNumber], { md5, size })).get(partNumber)!;
       return {
-        url: urls.get(partNumber),
+        url: part.url,
         expires: uploads.settings.urlTtlSeconds,
-        ...(md5 === undefined ? {} : { headers: { 'content-md5': md5 } }),
+        ...(Object.keys(part.headers).length === 0 ? {} : { headers: part.headers }),
       };
     }),
   );
@@ -234,6 +254,43 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
       return {};
     }),
   );
+
+  // The data path: each request's body streamed to S3 (data-path.ts). No
+  // same-origin rule: the capability, which no other site can know, is the
+  // credential, as a presigned URL's signature is.
+  const origin = deps.origin;
+  if (proxied && origin) {
+    const dataPath = { uploads, origin, key: proxied };
+    router.all([`${dataPathPrefix.slice(uploadBasePath.length)}:capability`, `${dataPathPrefix.slice(uploadBasePath.length)}:capability/`], async (ctx) => {
+      const state = ctx.state as RequestState;
+      state.route = 'upload-data';
+      const token = ctx.params.capability;
+      // the capability is a credential for UPLOAD_URL_TTL: kept out of the log line
+      ctx.path = `${dataPathPrefix}…`;
+      const facts: UploadFacts = { requestId: state.requestId, kind: 'put' };
+      ctx.set('cache-control', 'no-store');
+      let receiving = false;
+      try {
+        const capability = await openOrRefuse(proxied, token, facts);
+        const caller = await identify(ctx, deps);
+        checkOwner(capability, caller);
+        if (caller) state.user = caller.identity;
+        receiving = true;
+        const received = await receive(ctx, dataPath, capability, facts);
+        ctx.status = received.status;
+        if (received.etag !== undefined) ctx.set('etag', received.etag);
+        ctx.body = received.body;
+      } catch (error) {
+        fail(ctx, facts, error);
+        // refused before anything was read: the body is not worth reading
+        // (receive() decides for itself once it has begun)
+        if (!receiving && !ctx.req.complete) ctx.set('connection', 'close');
+      } finally {
+        if (facts.key !== undefined) state.s3Key = facts.key;
+        events.record(facts);
+      }
+    });
+  }
 
   return router;
 }

@@ -1,9 +1,9 @@
-// Uploads in one request, straight to S3: a presigned PUT (what scripts
-// use) and a POST policy (what Uppy uses for small files). The proxy
-// checks the rules, picks the key, charges the daily volume and hands out
-// a URL whose signature or policy makes S3 enforce the same rules.
+// Uploads in one request: a PUT (what scripts use) and a form POST (what
+// Uppy uses for small files). The proxy checks the rules, picks the key,
+// charges the daily volume and hands out a URL (upload-urls.ts) whose
+// signature, policy or capability makes S3 enforce the same rules.
 import type { Receipt } from './daily-volume.ts';
-import { presignPost, presignPut } from './presign.ts';
+import type { UploadUrls } from './upload-urls.ts';
 import type { UploadFacts } from './upload-events.ts';
 import type { MediaType } from './upload-input.ts';
 import { checkDeclaredSize, checkRoomLeft, postPolicyBounds, sizeLimit } from './upload-policy.ts';
@@ -45,7 +45,7 @@ async function undo(deps: UploadDeps, uploader: Uploader, chosen: ChosenKey, rec
   await Promise.allSettled([releaseClaim(deps, uploader, chosen), deps.volume?.refund(receipt)]);
 }
 
-export async function presignedPutFor(deps: UploadDeps, uploader: Uploader, input: SingleUploadInput, facts: UploadFacts): Promise<PutAnswer> {
+export async function presignedPutFor(deps: UploadDeps, urls: UploadUrls, uploader: Uploader, input: SingleUploadInput, facts: UploadFacts): Promise<PutAnswer> {
   const { settings } = deps;
   if (input.size === undefined) throw badInput('size', 'is required (the signature binds it)');
   const size = input.size;
@@ -57,9 +57,10 @@ export async function presignedPutFor(deps: UploadDeps, uploader: Uploader, inpu
   let receipt: Receipt | undefined;
   try {
     receipt = await deps.volume?.charge(uploader.owner, size);
-    const put = await presignPut(deps.s3, {
-      bucket: deps.location.bucket,
+    const put = await urls.put({
       fullKey: chosen.fullKey,
+      key: chosen.key,
+      owner: uploader.owner,
       type: input.type.value,
       size,
       md5: input.md5,
@@ -77,7 +78,7 @@ export async function presignedPutFor(deps: UploadDeps, uploader: Uploader, inpu
   }
 }
 
-export async function presignedPostFor(deps: UploadDeps, uploader: Uploader, input: SingleUploadInput, facts: UploadFacts): Promise<PostAnswer> {
+export async function presignedPostFor(deps: UploadDeps, urls: UploadUrls, uploader: Uploader, input: SingleUploadInput, facts: UploadFacts): Promise<PostAnswer> {
   const { settings } = deps;
   checkDeclaredSize('post', input.size, settings);
   checkType(deps, input.type);
@@ -94,12 +95,14 @@ export async function presignedPostFor(deps: UploadDeps, uploader: Uploader, inp
     }
     const bounds = postPolicyBounds(input.size, sizeLimit('post', settings), remaining);
     receipt = await deps.volume?.charge(uploader.owner, bounds.charge);
-    const post = await presignPost(deps.s3, {
-      bucket: deps.location.bucket,
+    const post = await urls.post({
       fullKey: chosen.fullKey,
+      key: chosen.key,
+      owner: uploader.owner,
       type: input.type.value,
       minBytes: bounds.min,
       maxBytes: bounds.max,
+      ifNoneMatch: settings.overwrite !== 'allow',
       metadata: input.metadata,
       ttlSeconds: ttl,
     });

@@ -3,7 +3,7 @@ import type { UploadSettings } from '../../src/config/upload-settings.ts';
 import { listingContentSecurityPolicy } from '../../src/http/listing-page.ts';
 import { multipartFromBytes, restrictionsNote, uploadArea, uploadAreaHtml, uploadEndpointPath } from '../../src/http/upload-area.ts';
 
-const settings: UploadSettings = { prefixTemplate: 'uploads/{user}/', maxBytes: 64 * 1024 ** 2, urlTtlSeconds: 900, overwrite: 'never' };
+const settings: UploadSettings = { prefixTemplate: 'uploads/{user}/', maxBytes: 64 * 1024 ** 2, urlTtlSeconds: 900, overwrite: 'never', dataPath: 'direct' };
 const ada = { id: 'ada', email: 'Ada@Example.org', name: 'Ada' };
 
 function dataAttributes(html: string): Record<string, string> {

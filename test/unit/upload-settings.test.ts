@@ -42,6 +42,7 @@ test('UPLOAD_PREFIX alone turns uploads on with the defaults', (t) => {
     maxBytes: 5 * 1024 ** 3,
     urlTtlSeconds: 900,
     overwrite: 'never',
+    dataPath: 'direct',
   });
 });
 
@@ -55,6 +56,7 @@ test('every setting parses into the config', (t) => {
     UPLOAD_OVERWRITE: 'Rename',
     UPLOAD_DAILY_BYTES: '2GiB',
     UPLOAD_ALLOWED_USERS: 'Ada@Example.org, @Example.com, group:Uploaders',
+    UPLOAD_DATA_PATH: 'Proxy',
   });
   if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
   t.deepEqual(parsed.config.uploads, {
@@ -65,7 +67,18 @@ test('every setting parses into the config', (t) => {
     overwrite: 'rename',
     dailyBytes: 2 * 1024 ** 3,
     allowedUsers: { emails: ['ada@example.org'], domains: ['example.com'], groups: ['Uploaders'] },
+    dataPath: 'proxy',
   });
+});
+
+test('UPLOAD_DATA_PATH is direct or proxy; anything else stops start-up with one line', (t) => {
+  t.is(settings({ UPLOAD_PREFIX: 'u/', UPLOAD_DATA_PATH: 'direct' })?.dataPath, 'direct');
+  t.is(settings({ UPLOAD_PREFIX: 'u/', UPLOAD_DATA_PATH: 'proxy' })?.dataPath, 'proxy');
+  const parsed = parseConfig({ ...minimalEnv(), UPLOAD_PREFIX: 'u/{user}/', UPLOAD_DATA_PATH: 'tunnel' });
+  t.false(parsed.ok);
+  if (parsed.ok) return;
+  t.deepEqual(formatConfigErrors(parsed.errors), ['configuration error: UPLOAD_DATA_PATH: must be direct or proxy, got "tunnel"']);
+  t.deepEqual(uploadSettings({ UPLOAD_DATA_PATH: 'proxy' }).errors, ['UPLOAD_DATA_PATH: is set, but uploads are off without UPLOAD_PREFIX']);
 });
 
 test('a bad upload setting stops start-up with one line naming the variable', (t) => {
