@@ -517,3 +517,37 @@ test("in proxy mode a folder listing's CSP lets the page connect to the proxy's 
   t.regex(csp, /connect-src 'self'(;|$)/, csp);
   t.false(csp.includes(relay.url) || csp.includes(stack.endpoint.host), csp);
 });
+
+// --- the same promises with UPLOAD_DATA_PATH=direct (S3 keeps them itself) --------------
+
+test.serial('direct mode too: a client gone mid-part leaves no part, S3 cut mid-part is an error to the client, and the same part URL then works', async (t) => {
+  const direct = await startUploadProxy(stack, sso, 'uploads-direct', {}, { bucket: up.bucket, extra: { AWS_S3_ENDPOINT: `${relay.url}/${up.bucket}/public/` } });
+  t.teardown(() => direct.proxy.stop());
+  const agent = await signIn(direct.proxy, sso, ada);
+  const created = await callJson(agent, direct.proxy, 'POST', '/__s3proxy/s3/multipart', { filename: 'direct.bin', type: 'application/octet-stream' });
+  t.is(created.status, 200);
+  const upload = created.body as Created;
+  const signed = await callJson(agent, direct.proxy, 'GET', uploadPath(upload, '/1'));
+  const url = signed.body.url as string;
+  t.true(url.startsWith(`${relay.url}/`), 'a presigned URL of S3 (here: of the relay in front of it)');
+  await goAwayMidBody(url, 5 * MiB, 2 * MiB);
+  await sleep(500);
+  t.deepEqual(await partsAtS3(upload), []);
+  const data = patternBytes(6 * MiB, 14);
+  const pieces = Array.from({ length: 6 }, (_, i) => data.subarray(i * MiB, (i + 1) * MiB));
+  const cutting = (async () => {
+    await sleep(400);
+    relay.cutAll();
+  })();
+  const failed = await send(url, pieces, { 'content-length': String(data.length) }, 200).then(
+    (sent) => `answered ${sent.status}`,
+    (error: Error) => `failed: ${error.message}`,
+  );
+  await cutting;
+  t.regex(failed, /^failed: /, failed);
+  t.deepEqual(await partsAtS3(upload), []);
+  const again = await send(url, data);
+  t.is(again.status, 200);
+  t.is(again.etag, `"${md5Hex(data)}"`);
+  t.deepEqual(await partsAtS3(upload), [{ PartNumber: 1, Size: data.length }]);
+});
