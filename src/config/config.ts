@@ -3,6 +3,7 @@
 // reads process.env.
 
 import type { UploadSettings } from './upload-settings.ts';
+import type { DownloadRedirectSettings } from './download-settings.ts';
 
 export type AddressingStyle = 'path' | 'virtual-host';
 
@@ -127,6 +128,8 @@ export interface Config {
   metricsPort?: number;
   /** UPLOAD_*; absent: uploads are off and every upload route answers 404 */
   uploads?: UploadSettings;
+  /** DOWNLOAD_REDIRECT_*; absent: every object is streamed through the proxy */
+  downloadRedirect?: DownloadRedirectSettings;
   /** bearer tokens for API clients; absent: neither API_PUBLIC_KEYS_DIR nor API_AUDIENCE is set */
   api?: ApiSettings;
 }

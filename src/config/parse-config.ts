@@ -18,6 +18,7 @@ import { redisConnection, redisKeyPrefix } from './redis-settings.ts';
 import { credentials, healthcheckKey, s3Location } from './s3-settings.ts';
 import { ssoSettings } from './sso-settings.ts';
 import { uploadSettings } from './upload-settings.ts';
+import { downloadRedirectSettings } from './download-settings.ts';
 import { sessionSettings } from './session-settings.ts';
 import { apiSettings } from './api-settings.ts';
 
@@ -82,6 +83,8 @@ export function parseConfig(env: Env): ConfigResult {
   const metrics = take(metricsPort(env, port));
   const uploads = uploadSettings(env);
   errors.push(...uploads.errors);
+  const downloadRedirect = downloadRedirectSettings(env);
+  errors.push(...downloadRedirect.errors);
   const api = apiSettings(env);
   errors.push(...api.errors);
 
@@ -130,6 +133,7 @@ export function parseConfig(env: Env): ConfigResult {
     logLevel: level,
     ...(metrics === undefined ? {} : { metricsPort: metrics }),
     ...(uploads.value === undefined ? {} : { uploads: uploads.value }),
+    ...(downloadRedirect.value === undefined ? {} : { downloadRedirect: downloadRedirect.value }),
     ...(api.value === undefined ? {} : { api: api.value }),
   };
   return { ok: true, config };

@@ -87,12 +87,12 @@ function directiveName(directive: string): string {
 }
 
 /** `?download` (any value) asks for a file save rather than display. */
-function wantsDownload(querystring: string): boolean {
+export function wantsDownload(querystring: string): boolean {
   return new URLSearchParams(querystring).has('download');
 }
 
 /** RFC 6266, with `filename*` for names that are not plain ASCII. */
-function attachment(key: string): string {
+export function attachment(key: string): string {
   const name = key.split('/').filter(Boolean).pop() ?? 'download';
   return contentDisposition(name, { type: 'attachment' });
 }

@@ -18,6 +18,8 @@ export interface ObjectsDeps extends SignInDeps, ServeObjectDeps {
 
 export function objects(deps: ObjectsDeps) {
   const { config } = deps;
+  // Redirects need the SDK's presigner; without the client (some tests) objects are streamed.
+  const served: ServeObjectDeps = config.downloadRedirect && deps.s3 ? { ...deps, redirect: { ...config.downloadRedirect, s3: deps.s3 } } : deps;
   return async (ctx: Context): Promise<void> => {
     const state = ctx.state as RequestState;
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
@@ -30,7 +32,7 @@ export function objects(deps: ObjectsDeps) {
 
     if (config.healthcheckKey !== undefined && parsed.key === config.healthcheckKey) {
       state.route = 'healthcheck';
-      return serveObject(ctx, parsed.key, deps, false);
+      return serveObject(ctx, parsed.key, served, false);
     }
     state.route = 'object';
     const session = await requireSession(ctx, deps);
@@ -42,6 +44,6 @@ export function objects(deps: ObjectsDeps) {
       state.route = 'listing';
       return serveListing(ctx, parsed.key, { s3: deps.s3, location: config.s3.location, logger: deps.logger, config });
     }
-    await serveObject(ctx, parsed.key, deps, true);
+    await serveObject(ctx, parsed.key, served, true);
   };
 }

@@ -15,11 +15,17 @@ import { HttpProblem } from '../shared/http-problem.ts';
 import { ifRangeHolds } from './if-range.ts';
 import { objectHeaders } from './object-headers.ts';
 import type { RequestState } from '../shared/request-state.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { DownloadRedirectSettings } from '../config/download-settings.ts';
+import { presignDownload } from '../s3/presigned-download.ts';
+import { redirectHeaders } from './download-redirect.ts';
 
 export interface ServeObjectDeps {
   origin: S3Origin;
   location: BucketLocation;
   logger: Logger;
+  /** DOWNLOAD_REDIRECT_*: large objects are answered with a 307 to a presigned GET */
+  redirect?: DownloadRedirectSettings & { s3: S3Client };
 }
 
 /** `signedIn`: false only for the healthcheck key, served without sign-in. */
@@ -61,6 +67,26 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
     const log = { requestId: state.requestId, s3Status: upstream.status, s3Code: code, key: target.fullKey };
     if (outcome.logAs === 'error') deps.logger.error(log, outcome.reason);
     throw new HttpProblem(outcome.status, outcome.reason);
+  }
+
+  // Known only now, from S3's answer to the GET itself: small objects cost no
+  // extra round trip, large ones one GET that is dropped (its connection too).
+  if (method === 'GET' && signedIn && deps.redirect && (upstream.status === 200 || upstream.status === 206)) {
+    const headers = redirectHeaders({ key, querystring: ctx.querystring, status: upstream.status, headers: upstream.headers, minBytes: deps.redirect.minBytes });
+    if (headers !== undefined) {
+      discard(upstream);
+      let url: string;
+      try {
+        url = await presignDownload(deps.redirect.s3, { bucket: deps.location.bucket, fullKey: target.fullKey, ttlSeconds: deps.redirect.ttlSeconds, ...headers });
+      } catch (error) {
+        throw originProblem(error);
+      }
+      // The URL is a bearer capability: no cache may keep the answer that carries it.
+      ctx.status = 307;
+      ctx.set({ location: url, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
+      ctx.body = '';
+      return;
+    }
   }
 
   ctx.status = upstream.status;

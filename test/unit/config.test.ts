@@ -941,3 +941,25 @@ test('every error parseConfig reports formats to exactly one line each', (t) => 
   t.is(lines.length, list.length);
   for (const line of lines) t.false(/[\n\r\u2028\u2029]/.test(line));
 });
+
+// --- DOWNLOAD_REDIRECT_* ----------------------------------------------------------
+
+test('download redirects are off unless DOWNLOAD_REDIRECT_MIN_BYTES is set', (t) => {
+  t.false('downloadRedirect' in config(minimalEnv()));
+  t.false('downloadRedirect' in config(withEnv({ DOWNLOAD_REDIRECT_MIN_BYTES: '' })));
+});
+
+test('DOWNLOAD_REDIRECT_MIN_BYTES takes bytes with a unit, DOWNLOAD_REDIRECT_TTL seconds defaulting to 60', (t) => {
+  t.deepEqual(config(withEnv({ DOWNLOAD_REDIRECT_MIN_BYTES: '100MiB' })).downloadRedirect, { minBytes: 100 * 1024 * 1024, ttlSeconds: 60 });
+  t.deepEqual(config(withEnv({ DOWNLOAD_REDIRECT_MIN_BYTES: '5000000', DOWNLOAD_REDIRECT_TTL: '300' })).downloadRedirect, { minBytes: 5_000_000, ttlSeconds: 300 });
+  t.deepEqual(config(withEnv({ DOWNLOAD_REDIRECT_MIN_BYTES: '0' })).downloadRedirect, { minBytes: 0, ttlSeconds: 60 });
+});
+
+test('bad DOWNLOAD_REDIRECT_* values stop start-up, each naming its variable', (t) => {
+  t.regex(onlyError(withEnv({ DOWNLOAD_REDIRECT_MIN_BYTES: 'large' })), /^DOWNLOAD_REDIRECT_MIN_BYTES: must be a number of bytes.*"large"$/);
+  t.regex(onlyError(withEnv({ DOWNLOAD_REDIRECT_MIN_BYTES: '-1' })), /^DOWNLOAD_REDIRECT_MIN_BYTES: /);
+  t.regex(onlyError(withEnv({ DOWNLOAD_REDIRECT_MIN_BYTES: '1MB', DOWNLOAD_REDIRECT_TTL: '0' })), /^DOWNLOAD_REDIRECT_TTL: must be from 1 to 604800, got "0"$/);
+  t.regex(onlyError(withEnv({ DOWNLOAD_REDIRECT_MIN_BYTES: '1MB', DOWNLOAD_REDIRECT_TTL: '604801' })), /^DOWNLOAD_REDIRECT_TTL: must be from 1 to 604800/);
+  t.regex(onlyError(withEnv({ DOWNLOAD_REDIRECT_MIN_BYTES: '1MB', DOWNLOAD_REDIRECT_TTL: '1.5' })), /^DOWNLOAD_REDIRECT_TTL: must be a whole number/);
+  t.is(onlyError(withEnv({ DOWNLOAD_REDIRECT_TTL: '60' })), 'DOWNLOAD_REDIRECT_TTL: is set, but redirects are off without DOWNLOAD_REDIRECT_MIN_BYTES');
+});
