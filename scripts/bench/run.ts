@@ -2,7 +2,8 @@
 // and through the proxy (a signed-in session), side by side, with targets.
 //   npm run bench                                  # about 4 minutes
 //   npm run bench -- --soak [--soak-minutes N]     # the soak alone (10 minutes by default)
-// Options: --only large,small,ttfb,memory,profile   (default: all of them)
+// Options: --only large,small,ttfb,memory,uploads,profile   (default: all of them)
+//          --upload-mib N      MiB per upload in the uploads phase, and per part of its RSS run (default 128)
 //          --duration S        seconds per load run (default 10)
 //          --slow-clients N    (default 1000)   --slow-seconds S (default 25)
 //          --profile           profile small and large downloads whatever the results
@@ -27,12 +28,13 @@ import { runSoak } from './soak.ts';
 import { withSmallRgwReadAhead } from './rgw.ts';
 import { formatSummary, summariseFile, type ProfileSummary } from './profile-summary.ts';
 import { formatTable, ratio, saveJson, verdict, type Row } from './report.ts';
+import { runUploadBench } from './uploads.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const workDir = join(root, '.cache', 'bench');
 mkdirSync(workDir, { recursive: true });
 
-const allPhases = ['large', 'small', 'ttfb', 'memory', 'profile'] as const;
+const allPhases = ['large', 'small', 'ttfb', 'memory', 'uploads', 'profile'] as const;
 type Phase = (typeof allPhases)[number];
 
 const { values: args } = parseArgs({
@@ -45,6 +47,8 @@ const { values: args } = parseArgs({
     'slow-seconds': { type: 'string', default: '25' },
     profile: { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
+    // uploads: MiB per upload (direct PUT, proxy PUT, proxy multipart), and per part of the four-at-once RSS run
+    'upload-mib': { type: 'string', default: '128' },
   },
   strict: true,
 });
@@ -376,6 +380,23 @@ async function benchmark(): Promise<void> {
     );
     logs.memory = proxy.log;
     await proxy.stop();
+  }
+
+  // --- uploads: direct PUT to S3 against UPLOAD_DATA_PATH=proxy (scripts/bench/uploads.ts)
+  if (phases.has('uploads')) {
+    const uploadBytes = Math.round(positive('upload-mib', args['upload-mib']) * 1024 * 1024);
+    const uploads = await runUploadBench({
+      stack: s3Stack(),
+      bucket: bucket.name,
+      session,
+      sizeBytes: uploadBytes,
+      rssPartBytes: uploadBytes,
+      rounds: 3,
+      startProxy: (env) => startProxy(session, [], env),
+      say,
+    });
+    rows.push(...uploads.rows);
+    results.uploads = uploads.result;
   }
 
   // --- where the time goes, for what missed its target -----------------------------

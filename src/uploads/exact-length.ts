@@ -33,7 +33,9 @@ export class ExactLength extends Transform {
 
   /** `forbidden`: a sequence of bytes the body must not contain */
   constructor(length: number, trailer: Buffer = Buffer.alloc(0), forbidden?: Buffer) {
-    super();
+    // room for a few of the client's chunks (Node reads 64 KiB at a time) while
+    // the last ones go out to S3: the two sockets work at once, in bounded memory
+    super({ highWaterMark: 256 * 1024 });
     this.#length = length;
     this.#trailer = trailer;
     this.#forbidden = forbidden && forbidden.length > 0 ? forbidden : undefined;
