@@ -509,13 +509,15 @@ test('the command-line client uploads in one PUT and in parallel parts through t
   t.is(through('large.dat'), 4);
 });
 
-test("in proxy mode a folder listing's CSP lets the page connect to the proxy's own origin only", async (t) => {
+test("in proxy mode a folder listing's CSP lets the page connect to the proxy's own origin only, and the bucket's CORS is not asked for", async (t) => {
   const response = await adaAgent.request(`${proxy.url}/`, { headers: { accept: 'text/html' } });
   t.is(response.status, 200);
   await response.text();
   const csp = response.headers.get('content-security-policy') ?? '';
   t.regex(csp, /connect-src 'self'(;|$)/, csp);
   t.false(csp.includes(relay.url) || csp.includes(stack.endpoint.host), csp);
+  // this bucket has no CORS rule: direct mode would have warned at start-up
+  t.deepEqual(proxy.logs().filter((l) => /CORS/.test(l.msg)).map((l) => l.msg), []);
 });
 
 // --- the same promises with UPLOAD_DATA_PATH=direct (S3 keeps them itself) --------------
