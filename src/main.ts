@@ -16,8 +16,7 @@ import { createS3Client } from './s3/s3-client.ts';
 import { createApp } from './http/app.ts';
 import { uploadDeps } from './uploads/upload-service.ts';
 import { manageLifecycle } from './lifecycle/graceful-shutdown.ts';
-import { createMetrics } from './observability/metrics.ts';
-import { startMetricsServer, type MetricsServer } from './observability/metrics-server.ts';
+import type { MetricsServer } from './observability/metrics-server.ts';
 import { createReadiness } from './observability/health.ts';
 import { browsersSendToS3, checkBucketCors } from './s3/bucket-cors.ts';
 
@@ -36,7 +35,8 @@ if (keysDirProblem !== undefined) {
 }
 const logger = createLogger(config.logLevel);
 
-const metrics = config.metricsPort === undefined ? undefined : createMetrics();
+// prom-client is loaded only where metrics are asked for
+const metrics = config.metricsPort === undefined ? undefined : (await import('./observability/metrics.ts')).createMetrics();
 
 const redis = createRedis(config.redis, logger);
 // ioredis reports every failed connection attempt here; failed commands are counted per request.
@@ -96,6 +96,7 @@ server.timeout = config.clientIdleTimeoutMs;
 let metricsServer: MetricsServer | undefined;
 if (metrics && config.metricsPort !== undefined) {
   try {
+    const { startMetricsServer } = await import('./observability/metrics-server.ts');
     metricsServer = await startMetricsServer(metrics.registry, config.metricsPort, logger);
   } catch (error) {
     logger.fatal({ port: config.metricsPort, err: { message: (error as Error).message } }, 'metrics listener failed to start');

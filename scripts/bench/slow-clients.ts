@@ -14,6 +14,8 @@ export interface SlowClientsOptions {
   rampPer100Ms?: number;
   /** how long to wait, after opening them all, for every client's response headers */
   headersWithinS?: number;
+  /** the last seconds of the run in which every streaming client must still receive bytes (default 5) */
+  tailS?: number;
 }
 
 export interface SlowClientsResult {
@@ -31,6 +33,9 @@ export interface SlowClientsResult {
   allHeadersWithinMs: number | null;
   /** how long all of them were held open after the last headers (or the wait gave up) */
   heldForMs: number;
+  /** streaming clients that received bytes in the last `tailS` seconds of the run: a stalled transfer is not served */
+  receivingAtEnd: number;
+  tailS: number;
 }
 
 interface Client {
@@ -39,6 +44,8 @@ interface Client {
   headersAt?: number;
   status?: number;
   received: number;
+  /** what it had received when the last `tailS` seconds began */
+  receivedBeforeTail?: number;
   error?: string;
 }
 
@@ -84,7 +91,10 @@ export async function runSlowClients(options: SlowClientsOptions): Promise<SlowC
   const headersBy = performance.now() + (options.headersWithinS ?? 60) * 1000;
   while (performance.now() < headersBy && clients.some((c) => c.headersAt === undefined && !c.error)) await sleep(250);
   const holdFrom = performance.now();
-  await sleep(options.durationS * 1000);
+  const tailS = Math.min(options.tailS ?? 5, options.durationS);
+  await sleep((options.durationS - tailS) * 1000);
+  for (const client of clients) client.receivedBeforeTail = client.received;
+  await sleep(tailS * 1000);
   const endedAt = performance.now();
 
   stopping = true;
@@ -98,6 +108,7 @@ export async function runSlowClients(options: SlowClientsOptions): Promise<SlowC
   let received = 0;
   let streamingSeconds = 0;
   let lastHeaders = 0;
+  let receivingAtEnd = 0;
   for (const client of clients) {
     received += client.received;
     if (client.error) errors[client.error] = (errors[client.error] ?? 0) + 1;
@@ -109,6 +120,7 @@ export async function runSlowClients(options: SlowClientsOptions): Promise<SlowC
     lastHeaders = Math.max(lastHeaders, client.headersAt! - phaseStarted);
     if (client.status === 200 && !client.error) {
       streaming += 1;
+      if (client.received > (client.receivedBeforeTail ?? 0)) receivingAtEnd += 1;
       streamingSeconds += (endedAt - client.headersAt!) / 1000;
     }
   }
@@ -122,5 +134,7 @@ export async function runSlowClients(options: SlowClientsOptions): Promise<SlowC
     meanRateBytesPerS: streamingSeconds > 0 ? Math.round(received / streamingSeconds) : 0,
     allHeadersWithinMs: waiting === 0 ? Math.round(lastHeaders) : null,
     heldForMs: Math.round(endedAt - holdFrom),
+    receivingAtEnd,
+    tailS,
   };
 }
