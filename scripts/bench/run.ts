@@ -5,7 +5,8 @@
 //   npm run bench                                  # about 15 minutes
 //   npm run bench -- --duration 2 --repeat 1       # a quick check that it all runs
 //   npm run bench -- --soak [--soak-minutes N]     # the soak alone (10 minutes by default)
-// Options: --only startup,large,small,ttfb,memory,profile   (default: all of them)
+// Options: --only startup,large,small,ttfb,memory,uploads,profile   (default: all of them)
+//          --upload-mib N      MiB per upload in the uploads phase, and per part of its RSS run (default 128)
 //          --duration S        seconds per load run (default 10)
 //          --repeat N          runs of each load, alternating direct and proxy first (default 3)
 //          --readers N         slow readers in the memory phase (default 500)   --slow-seconds S (default 25)
@@ -38,12 +39,13 @@ import { formatSummary, summariseFile, type ProfileSummary } from './profile-sum
 import { formatTable, saveJson, verdict, type Row } from './report.ts';
 import { formatSpread, spread, type Spread } from './stats.ts';
 import { dependencyCosts, formatCosts, startupRss, type StartupSample } from './startup-memory.ts';
+import { runUploadBench } from './uploads.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const workDir = join(root, '.cache', 'bench');
 mkdirSync(workDir, { recursive: true });
 
-const allPhases = ['startup', 'large', 'small', 'ttfb', 'memory', 'profile'] as const;
+const allPhases = ['startup', 'large', 'small', 'ttfb', 'memory', 'uploads', 'profile'] as const;
 type Phase = (typeof allPhases)[number];
 
 const { values: args } = parseArgs({
@@ -59,6 +61,8 @@ const { values: args } = parseArgs({
     'proxy-node-args': { type: 'string', default: '' },
     profile: { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
+    // uploads: MiB per upload (direct PUT, proxy PUT, proxy multipart), and per part of the four-at-once RSS run
+    'upload-mib': { type: 'string', default: '128' },
   },
   strict: true,
 });
@@ -547,6 +551,23 @@ async function benchmark(): Promise<void> {
     }
     logs.memory = proxy.log;
     await proxy.stop();
+  }
+
+  // --- uploads: direct PUT to S3 against UPLOAD_DATA_PATH=proxy (scripts/bench/uploads.ts)
+  if (phases.has('uploads')) {
+    const uploadBytes = Math.round(positive('upload-mib', args['upload-mib']) * 1024 * 1024);
+    const uploads = await runUploadBench({
+      stack: s3Stack(),
+      bucket: bucket.name,
+      session,
+      sizeBytes: uploadBytes,
+      rssPartBytes: uploadBytes,
+      rounds: repeat,
+      startProxy: (env) => startProxy(session, [], env),
+      say,
+    });
+    rows.push(...uploads.rows);
+    results.uploads = uploads.result;
   }
 
   // --- where the time goes, for what missed its target -----------------------------
