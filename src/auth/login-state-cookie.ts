@@ -8,8 +8,7 @@
 // it) lists the flows in progress, oldest first, with their sizes: a new flow
 // drops the oldest ones so that a browser never holds more than ten, and the
 // callback never receives more than fits in a request's headers.
-import { hkdfSync } from 'node:crypto';
-import { EncryptJWT, jwtDecrypt } from 'jose';
+import { openClaims, sealClaims, sealingKey } from '../shared/sealed-claims.ts';
 
 export interface LoginState {
   /** the OAuth2 `state`, also the flow's name */
@@ -39,7 +38,7 @@ const wellFormedState = /^[A-Za-z0-9_-]{22,128}$/;
 
 /** The key for sealing login states, domain-separated from every other use of the secret. */
 export function loginStateKey(secret: string): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', secret, 's3proxy', 's3proxy login state v1', 32));
+  return sealingKey(secret, 's3proxy login state v1');
 }
 
 export function isWellFormedState(state: string): boolean {
@@ -60,33 +59,19 @@ export function indexCookieName(sessionCookieName: string): string {
 }
 
 export async function sealLoginState(key: Uint8Array, login: LoginState, ttlSeconds: number, now = Date.now()): Promise<string> {
-  const issuedAt = Math.floor(now / 1000);
-  return new EncryptJWT({ ...login })
-    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
-    .setIssuedAt(issuedAt)
-    .setExpirationTime(issuedAt + ttlSeconds)
-    .encrypt(key);
+  return sealClaims(key, { ...login }, ttlSeconds, now);
 }
 
 /** undefined when not sealed with this key, tampered with, expired or malformed. */
 export async function openLoginState(key: Uint8Array, sealed: string, now = Date.now()): Promise<OpenedLoginState | undefined> {
-  let payload;
-  try {
-    ({ payload } = await jwtDecrypt(sealed, key, {
-      keyManagementAlgorithms: ['dir'],
-      contentEncryptionAlgorithms: ['A256GCM'],
-      currentDate: new Date(now),
-      requiredClaims: ['exp'],
-    }));
-  } catch {
-    return undefined;
-  }
+  const payload = await openClaims(key, sealed, now);
+  if (!payload) return undefined;
   const { state, codeVerifier, nonce, redirectUri, returnTo, exp } = payload;
   if (typeof state !== 'string' || typeof codeVerifier !== 'string' || typeof redirectUri !== 'string' || typeof returnTo !== 'string') {
     return undefined;
   }
   if (nonce !== undefined && typeof nonce !== 'string') return undefined;
-  return { state, codeVerifier, ...(nonce === undefined ? {} : { nonce }), redirectUri, returnTo, expiresAt: exp! * 1000 };
+  return { state, codeVerifier, ...(nonce === undefined ? {} : { nonce }), redirectUri, returnTo, expiresAt: exp * 1000 };
 }
 
 /**

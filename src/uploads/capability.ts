@@ -10,8 +10,7 @@
 // or altered, and encrypted, because it travels in a URL and names the
 // owner's address and the key). The key is derived from a secret every
 // instance shares, so any instance can open what another sealed. Pure.
-import { hkdfSync } from 'node:crypto';
-import { EncryptJWT, jwtDecrypt } from 'jose';
+import { openClaims, sealClaims, sealingKey } from '../shared/sealed-claims.ts';
 
 export type CapabilityKind = 'put' | 'part' | 'post';
 
@@ -48,7 +47,7 @@ export interface OpenedCapability extends Capability {
 
 /** The key for sealing capabilities, domain-separated from every other use of the secret. */
 export function capabilityKey(secret: string): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', secret, 's3proxy', 's3proxy upload capability v1', 32));
+  return sealingKey(secret, 's3proxy upload capability v1');
 }
 
 // Short claim names: the capability is part of every URL handed out.
@@ -85,12 +84,7 @@ function claimsOf(c: Capability): Claims {
 }
 
 export async function sealCapability(key: Uint8Array, capability: Capability, ttlSeconds: number, now = Date.now()): Promise<string> {
-  const issuedAt = Math.floor(now / 1000);
-  return new EncryptJWT({ ...claimsOf(capability) })
-    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
-    .setIssuedAt(issuedAt)
-    .setExpirationTime(issuedAt + ttlSeconds)
-    .encrypt(key);
+  return sealClaims(key, { ...claimsOf(capability) }, ttlSeconds, now);
 }
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -128,17 +122,8 @@ function capabilityOf(p: Record<string, unknown>): Capability | undefined {
 export async function openCapability(key: Uint8Array, sealed: string, now = Date.now()): Promise<OpenedCapability | undefined> {
   // a compact JWE is five base64url parts; anything else is not worth decrypting
   if (sealed.length > 8192 || !/^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(sealed)) return undefined;
-  let payload;
-  try {
-    ({ payload } = await jwtDecrypt(sealed, key, {
-      keyManagementAlgorithms: ['dir'],
-      contentEncryptionAlgorithms: ['A256GCM'],
-      currentDate: new Date(now),
-      requiredClaims: ['exp'],
-    }));
-  } catch {
-    return undefined;
-  }
+  const payload = await openClaims(key, sealed, now);
+  if (!payload) return undefined;
   const capability = capabilityOf(payload as Record<string, unknown>);
-  return capability ? { ...capability, expiresAt: payload.exp! * 1000 } : undefined;
+  return capability ? { ...capability, expiresAt: payload.exp * 1000 } : undefined;
 }
