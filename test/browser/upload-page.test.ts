@@ -7,17 +7,17 @@ import test from 'ava';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
-import { HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, screenshot, signInAtIssuer } from './browser.ts';
 import { freePort } from '../support/free-port.ts';
 import { startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.ts';
 import { proxyEnv } from '../support/proxy-env.ts';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
-import { createBucket, patternBytes, putObject, s3Stack } from '../support/s3-fixtures.ts';
+import { createBucket, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { allowBrowserUploads } from '../support/upload-cors.ts';
 import { removeBucket, sdkClient } from '../support/s3-sdk.ts';
+import { fileOf, partsAtS3, progressSeen, recordProgress, sha256Of, throttleUploads, until } from './upload-page-support.ts';
 
 const stack = s3Stack();
 const MiB = 1024 * 1024;
@@ -112,50 +112,10 @@ test("a folder listing has an upload area whose Dashboard, script and styles all
   }
 });
 
-/** The page's own record of Uppy's total progress, kept in the page from now on. */
-async function recordProgress(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    const g = globalThis as unknown as { s3proxyUppy: { on(event: string, f: (p: number) => void): void }; progressSeen: number[] };
-    g.progressSeen = [];
-    g.s3proxyUppy.on('progress', (p) => g.progressSeen.push(p));
-  });
-}
-
-async function progressSeen(page: Page): Promise<number[]> {
-  return page.evaluate(() => (globalThis as unknown as { progressSeen: number[] }).progressSeen);
-}
-
 /** The parts of an upload S3 holds right now, by number. */
-async function partsAtS3(key: string): Promise<{ uploadId: string; parts: number[] } | undefined> {
-  const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
-  const upload = (uploads.Uploads ?? []).find((u) => u.Key === key);
-  if (!upload?.UploadId) return undefined;
-  // aborted between the two questions: RGW says NoSuchKey, AWS NoSuchUpload
-  const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: upload.UploadId })).catch((error: { name?: string }) => {
-    if (error.name === 'NoSuchUpload' || error.name === 'NoSuchKey') return undefined;
-    throw error;
-  });
-  if (!listed) return undefined;
-  return { uploadId: upload.UploadId, parts: (listed.Parts ?? []).map((part) => part.PartNumber!).sort((a, b) => a - b) };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
+const partsAt = (key: string) => partsAtS3(s3, bucket, key);
 /** A file of `size` deterministic bytes in the test's own folder; its SHA-256. */
-async function fileOf(name: string, size: number, seed: number): Promise<{ path: string; sha256: string }> {
-  const path = join(files, name);
-  const bytes = patternBytes(size, seed);
-  await writeFile(path, bytes);
-  return { path, sha256: createHash('sha256').update(bytes).digest('hex') };
-}
+const fileIn = (name: string, size: number, seed: number) => fileOf(files, name, size, seed);
 
 /** What the browser sent to S3 itself: part numbers of UploadPart requests (PUT ...?partNumber=N&uploadId=...). */
 function recordPartsSent(page: Page): number[] {
@@ -169,19 +129,10 @@ function recordPartsSent(page: Page): number[] {
   return sent;
 }
 
-/** Chromium's own upload throttling, so that a 60 MB upload lasts long enough to interrupt. */
-async function throttleUploads(page: Page, bytesPerSecond: number): Promise<void> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bytesPerSecond });
-}
-
-const sha256Of = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
-
 test('a small file and a 60 MB file go up (the large one in parts), progress reaches 100 %, both appear in the listing without a reload, and download byte for byte', async (t) => {
   t.timeout(180_000);
-  const small = await fileOf('notes.txt', 1_000, 1);
-  const large = await fileOf('large.bin', 60_000_000, 2);
+  const small = await fileIn('notes.txt', 1_000, 1);
+  const large = await fileIn('large.bin', 60_000_000, 2);
   const { context, page, problems } = await signedIn('/' + alice.folder);
   try {
     await page.locator('.uppy-Dashboard').waitFor();
@@ -228,7 +179,7 @@ test('a small file and a 60 MB file go up (the large one in parts), progress rea
 
 test('a multipart upload interrupted by a reload is offered again and resumes, without sending again the parts S3 already has', async (t) => {
   t.timeout(180_000);
-  const file = await fileOf('resumed.bin', 60_000_000, 3);
+  const file = await fileIn('resumed.bin', 60_000_000, 3);
   const key = alice.folder + 'resumed.bin';
   const { context, page, problems } = await signedIn('/' + alice.folder);
   try {
@@ -238,7 +189,7 @@ test('a multipart upload interrupted by a reload is offered again and resumes, w
     const sentBefore = recordPartsSent(page);
     await page.locator('.uppy-Dashboard-input').first().setInputFiles(file.path);
     const before = await until('three parts at S3', async () => {
-      const now = await partsAtS3(key);
+      const now = await partsAt(key);
       return now && now.parts.length >= 3 ? now : undefined;
     });
     await screenshot(page, 'upload-before-reload');
@@ -267,7 +218,7 @@ test('a multipart upload interrupted by a reload is offered again and resumes, w
     t.true(sentBeforeReload.length >= before.parts.length);
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     t.regex(String(head.ETag), /-12"$/);
-    t.is(await partsAtS3(key), undefined, 'no multipart upload left open');
+    t.is(await partsAt(key), undefined, 'no multipart upload left open');
     const response = await page.request.get(`${url}/${key}`);
     t.is(sha256Of(await response.body()), file.sha256);
     t.deepEqual(problems, []);
@@ -278,7 +229,7 @@ test('a multipart upload interrupted by a reload is offered again and resumes, w
 
 test('cancelling an upload in the middle leaves no object and no incomplete multipart upload in S3', async (t) => {
   t.timeout(120_000);
-  const file = await fileOf('cancelled.bin', 60_000_000, 4);
+  const file = await fileIn('cancelled.bin', 60_000_000, 4);
   const key = alice.folder + 'cancelled.bin';
   const { context, page, problems } = await signedIn('/' + alice.folder);
   try {
@@ -286,14 +237,14 @@ test('cancelling an upload in the middle leaves no object and no incomplete mult
     await throttleUploads(page, 3_500_000);
     await page.locator('.uppy-Dashboard-input').first().setInputFiles(file.path);
     const started = await until('a part at S3', async () => {
-      const now = await partsAtS3(key);
+      const now = await partsAt(key);
       return now && now.parts.length >= 1 ? now : undefined;
     });
     await screenshot(page, 'upload-before-cancel');
     await page.locator('.uppy-StatusBar-actionCircleBtn[aria-label="Cancel"]').click();
 
     // The page asks the proxy to abort; S3 then has neither the upload nor an object.
-    await until('the multipart upload aborted at S3', async () => (await partsAtS3(key)) === undefined, 20_000);
+    await until('the multipart upload aborted at S3', async () => (await partsAt(key)) === undefined, 20_000);
     // (other tests of this file upload at the same time, under other names)
     const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
     t.deepEqual((uploads.Uploads ?? []).map((u) => u.UploadId), [], `the upload ${started.uploadId} is gone, and no other of that name is open`);
