@@ -11,7 +11,7 @@
 //          --repeat N          runs of each load, alternating direct and proxy first (default 3)
 //          --readers N         slow readers in the memory phase (default 500)   --slow-seconds S (default 25)
 //          --settle-seconds S  RSS is sampled this long after the loads (default 30)
-//          --proxy-node-args=ARGS  node flags for every proxy started, e.g. --proxy-node-args=--max-semi-space-size=32
+//          --proxy-node-args=ARGS  node flags for every proxy started (default --max-semi-space-size=2, as the Procfile)
 //          --profile           profile small and large downloads whatever the results
 //          --no-profile        never profile (by default a missed target is profiled)
 // Large bodies are fetched by curl, each body's status and length checked;
@@ -58,7 +58,8 @@ const { values: args } = parseArgs({
     readers: { type: 'string', default: '500' },
     'slow-seconds': { type: 'string', default: '25' },
     'settle-seconds': { type: 'string', default: '30' },
-    'proxy-node-args': { type: 'string', default: '' },
+    // as the Procfile and Dockerfile run it; --proxy-node-args= (empty) measures V8's default
+    'proxy-node-args': { type: 'string', default: '--max-semi-space-size=2' },
     profile: { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     // uploads: MiB per upload (direct PUT, proxy PUT, proxy multipart), and per part of the four-at-once RSS run
