@@ -4,14 +4,13 @@
 // object - and the healthcheck, which needs no Redis, is still served. When
 // it returns, service resumes without restarting the proxy.
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.ts';
 import { proxyEnv, oauth2Sso } from '../support/proxy-env.ts';
 import { createBucket, putObject, s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
 import { freePort } from '../support/free-port.ts';
+import { startOwnRedis, type OwnRedis } from '../support/redis-server.ts';
 import { UserAgent } from '../support/user-agent.ts';
 
 const stack = s3Stack();
@@ -20,47 +19,21 @@ let bucket: string;
 let sso: OAuth2Sso;
 let proxy: ProxyProcess;
 let redisPort: number;
-let redisServer: ChildProcess | undefined;
-
-/** A real redis-server keeping nothing on disk, on `redisPort`; resolves once it accepts connections. */
-async function startRedis(): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(redisPort), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      if (out.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with ${code}: ${out}`));
-    });
-  });
-  child.stdout!.resume();
-  return child;
-}
+let redisServer: OwnRedis | undefined;
 
 async function killRedis(): Promise<void> {
-  const child = redisServer;
+  const server = redisServer;
   redisServer = undefined;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
+  await server?.kill();
 }
+
 
 test.before(async () => {
   bucket = await createBucket(stack, 'redis-outage');
   await putObject(stack, bucket, 'file.txt', 'content of file.txt', 'text/plain');
   await putObject(stack, bucket, 'health.txt', 'ok', 'text/plain');
   redisPort = await freePort();
-  redisServer = await startRedis();
+  redisServer = await startOwnRedis(redisPort);
   sso = await startOAuth2Sso();
   proxy = await startProxy(
     proxyEnv(stack, {
@@ -75,7 +48,6 @@ test.before(async () => {
 test.after.always(async () => {
   await proxy?.stop();
   await sso?.close();
-  if (redisServer?.pid && redisServer.exitCode === null) redisServer.kill('SIGCONT');
   await killRedis();
 });
 
@@ -125,7 +97,7 @@ test.serial('a frozen Redis answers 503 within the command timeout, and sessions
   await sleep(1_100);
 
   // SIGSTOP keeps Redis's memory (and the open connection): what a hung server looks like.
-  redisServer!.kill('SIGSTOP');
+  redisServer!.freeze();
   try {
     const [withSession, withoutSession, script, health] = await Promise.all([
       get(signedIn, '/file.txt'),
@@ -146,7 +118,7 @@ test.serial('a frozen Redis answers 503 within the command timeout, and sessions
     t.is(health.status, 200);
     t.is(health.body, 'ok');
   } finally {
-    redisServer!.kill('SIGCONT');
+    redisServer!.thaw();
   }
 
   t.true(
@@ -182,7 +154,7 @@ test.serial('a Redis that dies answers 503 at once, and a restarted one serves n
   await proxy.waitForLog((line) => line.msg === 'redis connection lost');
 
   // Same port, empty memory (--save ''): the old session is gone with it.
-  redisServer = await startRedis();
+  redisServer = await startOwnRedis(redisPort);
   t.true(
     await eventually(async () => (await get(stranger, '/file.txt')).status === 302),
     'sign-in starts again by itself',

@@ -9,6 +9,9 @@ export interface OwnRedis {
   port: number;
   /** SIGKILL: connections drop at once, as in a crash */
   kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: memory and connections stay, nothing answers (a hung server) */
+  freeze(): void;
+  thaw(): void;
 }
 
 /** On `port` (to come back where a proxy expects it), or a free one. */
@@ -36,6 +39,12 @@ export async function startOwnRedis(port?: number): Promise<OwnRedis> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    freeze() {
+      if (child.exitCode === null) child.kill('SIGSTOP');
+    },
+    thaw() {
+      if (child.exitCode === null) child.kill('SIGCONT');
+    },
     async kill() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
