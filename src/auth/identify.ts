@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import type { Config } from '../config/config.ts';
 import type { Identity } from '../shared/identity.ts';
 import { bearerIdentity, type BearerAuth } from './bearer.ts';
-import { currentSession } from './require-session.ts';
+import { currentSession } from './current-session.ts';
 import type { Sessions } from './sessions.ts';
 import type { SsoClient } from './sso-client.ts';
 

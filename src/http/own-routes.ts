@@ -6,7 +6,7 @@ import type { Readiness } from '../observability/health.ts';
 import { HttpProblem } from '../shared/http-problem.ts';
 import type { RequestState } from '../shared/request-state.ts';
 import { callbackPath, completeSignIn, type SignInDeps } from '../auth/sign-in.ts';
-import { currentSession } from '../auth/require-session.ts';
+import { currentSession } from '../auth/current-session.ts';
 import { signOut, signOutPage, signOutPath, signedOutPage, signedOutPath } from '../auth/sign-out.ts';
 import { authRequest, type AuthOutcome } from '../auth/outcome.ts';
 import { applyCookies } from '../auth/cookies.ts';
