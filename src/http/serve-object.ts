@@ -1,16 +1,16 @@
-// GET and HEAD of one object: a signed request to S3, whose body is handed to
-// Koa as a stream. Koa pipes it with stream.pipeline, so a slow client slows
-// S3, a client that leaves destroys the upstream request, and an upstream
-// that fails mid-body destroys the client's connection (a broken transfer,
-// never a short body that looks complete).
+// GET and HEAD of one object: a signed request to S3, whose body is relayed
+// into the client's socket (s3/relay-handler.ts), so a slow client slows S3,
+// a client that leaves ends the upstream request, and an upstream that fails
+// mid-body destroys the client's connection (a broken transfer, never a short
+// body that looks complete).
 import type { Context } from 'koa';
 import type { BucketLocation } from '../config/config.ts';
 import type { Logger } from '../observability/logger.ts';
-import { OriginUnavailable, type OriginResponse, type S3Origin } from '../s3/origin.ts';
+import { OriginUnavailable, type S3Origin } from '../s3/origin.ts';
 import { objectTarget } from '../s3/s3-target.ts';
 import { pickRequestHeaders, pickResponseHeaders } from '../s3/forwarded-headers.ts';
 import { classifyS3Response, errorCodeFromBody } from '../s3/s3-errors.ts';
-import { errorBodyLimit, readBounded } from '../s3/bounded-body.ts';
+import { errorBodyLimit } from '../s3/bounded-body.ts';
 import { HttpProblem } from '../shared/http-problem.ts';
 import { ifRangeHolds } from './if-range.ts';
 import { objectHeaders } from './object-headers.ts';
@@ -35,21 +35,21 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
   const target = objectTarget(deps.location, key);
   state.s3Key = target.fullKey;
 
-  // Until Koa owns the body, a client that leaves must cancel the S3 request itself.
+  // Until the body is relayed, a client that leaves must cancel the S3 request itself.
   const abort = new AbortController();
   const onClose = () => abort.abort();
   ctx.res.once('close', onClose);
-  let upstream: OriginResponse;
+  let upstream: Opened;
   const forwarded = pickRequestHeaders(ctx.req.headers);
   const sentAt = process.hrtime.bigint();
   try {
-    upstream = await deps.origin.request(method, target.path, forwarded, abort.signal);
+    upstream = await deps.origin.open(method, target.path, forwarded, abort.signal);
     const ifRange = forwarded['if-range'];
     if (upstream.status === 206 && ifRange !== undefined && !ifRangeHolds(ifRange, text(upstream, 'etag'), text(upstream, 'last-modified'))) {
       // The object changed since the client's copy: it gets the whole new one.
-      discard(upstream);
+      upstream.body.discard();
       const { range: _range, 'if-range': _ifRange, ...rest } = forwarded;
-      upstream = await deps.origin.request(method, target.path, rest, abort.signal);
+      upstream = await deps.origin.open(method, target.path, rest, abort.signal);
     }
   } catch (error) {
     if (error instanceof OriginUnavailable) state.s3 = { method, failure: error.failure };
@@ -59,11 +59,11 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
   }
   state.s3 = { method, status: upstream.status, latencyMs: Number(process.hrtime.bigint() - sentAt) / 1e6 };
 
-  const code = upstream.status >= 400 && method === 'GET' ? errorCodeFromBody(await readErrorBody(upstream)) : undefined;
+  const code = upstream.status >= 400 && method === 'GET' ? errorCodeFromBody(await upstream.body.text(errorBodyLimit)) : undefined;
   if (code !== undefined) state.s3.code = code;
   const outcome = classifyS3Response(upstream.status, code);
   if (outcome.kind === 'error') {
-    if (method === 'HEAD') await upstream.body.dump();
+    if (method === 'HEAD') await upstream.body.drain(errorBodyLimit);
     const log = { requestId: state.requestId, s3Status: upstream.status, s3Code: code, key: target.fullKey };
     if (outcome.logAs === 'error') deps.logger.error(log, outcome.reason);
     throw new HttpProblem(outcome.status, outcome.reason);
@@ -74,7 +74,7 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
   if (method === 'GET' && signedIn && deps.redirect && (upstream.status === 200 || upstream.status === 206)) {
     const headers = redirectHeaders({ key, querystring: ctx.querystring, status: upstream.status, headers: upstream.headers, minBytes: deps.redirect.minBytes });
     if (headers !== undefined) {
-      discard(upstream);
+      upstream.body.discard();
       let url: string;
       try {
         url = await presignDownload(deps.redirect.s3, { bucket: deps.location.bucket, fullKey: target.fullKey, ttlSeconds: deps.redirect.ttlSeconds, ...headers });
@@ -103,30 +103,26 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
 
   if (upstream.status === 200 || upstream.status === 206) {
     if (method === 'HEAD') {
-      await upstream.body.dump();
+      await upstream.body.drain(errorBodyLimit);
       return;
     }
-    // Koa pipes the body with stream.pipeline: an upstream error destroys the
-    // client's connection, and a client that leaves destroys the body, which
-    // cancels the S3 request. Counting on 'data' adds no stage to that path.
-    upstream.body.on('data', (chunk: Buffer) => {
-      state.bytesSent += chunk.length;
+    if (!ctx.response.get('content-type')) ctx.type = 'application/octet-stream';
+    // The body goes from S3's socket to the client's, chunk by chunk, S3
+    // paused while the client's socket is full. Koa steps aside: an S3 that
+    // fails mid-body must break the client's connection (never a short body
+    // that looks complete), and a client that leaves ends the S3 request.
+    ctx.respond = false;
+    void upstream.body.relayTo(ctx.res, state).then((end) => {
+      // A client that left (or was dropped as idle) is not S3 failing.
+      if (end.ok || end.cause === 'client') return;
+      const error = end.error as (Error & { code?: string }) | undefined;
+      deps.logger.warn({ requestId: state.requestId, key: target.fullKey, cause: error?.code ?? error?.name }, 'S3 failed mid-body');
     });
-    // Always listened to: a client gone before Koa starts piping makes Koa
-    // destroy the body, and undici emits an abort error with no pipeline yet
-    // to receive it. Anything but that abort is S3 failing mid-body, which
-    // operators need to see (the client sees a broken transfer).
-    upstream.body.on('error', (error: Error & { code?: string }) => {
-      // A client that left (or was dropped as idle) ends the body first; that is not S3 failing.
-      if (error.code === 'UND_ERR_ABORTED' || ctx.req.socket.destroyed) return;
-      deps.logger.warn({ requestId: state.requestId, key: target.fullKey, cause: error.code ?? error.name }, 'S3 failed mid-body');
-    });
-    ctx.body = upstream.body;
     return;
   }
 
-  // 304, 412, 416: S3's own body is an XML error document that stays here.
-  if (method === 'GET' && upstream.status !== 304) await upstream.body.dump({ limit: errorBodyLimit }).catch(() => undefined);
+  // 304, 412, 416: S3's own body, if any, is an XML error document that stays here.
+  await upstream.body.drain(errorBodyLimit);
   ctx.remove('content-length');
   ctx.remove('content-type');
   // Some S3 servers leave out what HTTP requires here: the size on a 416,
@@ -146,13 +142,9 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
   }
 }
 
-/** Drops a body unread. Destroying an undici body emits an error: it is expected here. */
-function discard(response: OriginResponse): void {
-  response.body.on('error', () => undefined);
-  response.body.destroy();
-}
+type Opened = Awaited<ReturnType<S3Origin['open']>>;
 
-function text(response: OriginResponse, name: string): string | undefined {
+function text(response: Opened, name: string): string | undefined {
   const value = response.headers[name];
   return typeof value === 'string' ? value : undefined;
 }
@@ -181,11 +173,6 @@ async function headOf(origin: S3Origin, path: string): Promise<{ size?: number; 
   } catch {
     return undefined;
   }
-}
-
-/** The start of S3's error document, where its code is; never more than errorBodyLimit. */
-function readErrorBody(upstream: OriginResponse): Promise<string> {
-  return readBounded(upstream.body, errorBodyLimit);
 }
 
 function originProblem(error: unknown): HttpProblem {

@@ -4,6 +4,7 @@
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Readable } from 'node:stream';
 import type { SignRequest } from './signer.ts';
+import { RelayHandler, type RelayHead } from './relay-handler.ts';
 
 export interface OriginResponse {
   status: number;
@@ -91,6 +92,40 @@ export class S3Origin {
   ): Promise<OriginResponse> {
     const signedHeaders = await this.#sign({ method, origin: this.origin, path, headers, query });
     return this.#dispatch({ method, path: path + searchOf(query), headers: signedHeaders }, signal);
+  }
+
+  /**
+   * A GET or HEAD whose body is relayed rather than read: the answer's head,
+   * and a handler that writes the body into the client's socket (or reads
+   * its start, or drops it). See relay-handler.ts.
+   */
+  async open(
+    method: 'GET' | 'HEAD',
+    path: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<RelayHead & { body: RelayHandler }> {
+    const signedHeaders = await this.#sign({ method, origin: this.origin, path, headers });
+    let handler!: RelayHandler;
+    const head = new Promise<RelayHead>((resolve, reject) => {
+      handler = new RelayHandler(resolve, reject);
+    });
+    const onAbort = () => handler.abort(new OriginUnavailable('aborted', signal?.reason));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // As in #dispatch: a request behind a full pool gets the response timeout, then a 503.
+    const queueTimer = this.#saturated()
+      ? setTimeout(() => handler.abort(new OriginUnavailable('saturated', new QueuedTooLong())), this.#headersTimeoutMs)
+      : undefined;
+    this.#pool.dispatch({ method, path, headers: signedHeaders }, handler);
+    try {
+      return { ...(await head), body: handler };
+    } catch (error) {
+      throw error instanceof OriginUnavailable ? error : new OriginUnavailable(failureOf(error), error);
+    } finally {
+      clearTimeout(queueTimer);
+      signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   /**
