@@ -47,13 +47,15 @@ function splitExtension(name: string): { stem: string; extension: string } {
   return { stem: name.slice(0, dot), extension: name.slice(dot) };
 }
 
-const graphemes = new Intl.Segmenter('und', { granularity: 'grapheme' });
+// Made on first use: ICU's break rules cost every process some 2.5 MB of RSS,
+// and only an over-long file name needs them.
+let graphemes: Intl.Segmenter | undefined;
 
 /** The longest run of whole characters (grapheme clusters) from the start of `text` within `maxBytes`. */
 function cutToBytes(text: string, maxBytes: number): string {
   let out = '';
   let bytes = 0;
-  for (const { segment } of graphemes.segment(text)) {
+  for (const { segment } of (graphemes ??= new Intl.Segmenter('und', { granularity: 'grapheme' })).segment(text)) {
     const size = utf8Length(segment);
     if (bytes + size > maxBytes) break;
     out += segment;
