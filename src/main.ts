@@ -12,13 +12,11 @@ import { LoginStates } from './auth/login-states.ts';
 import { Sessions } from './auth/sessions.ts';
 import { S3Origin } from './s3/origin.ts';
 import { createSigner } from './s3/signer.ts';
-import { createS3Client } from './s3/s3-client.ts';
+import { sdkAccess } from './s3/sdk-access.ts';
 import { createApp } from './http/app.ts';
-import { uploadDeps } from './uploads/upload-service.ts';
 import { manageLifecycle } from './lifecycle/graceful-shutdown.ts';
 import type { MetricsServer } from './observability/metrics-server.ts';
 import { createReadiness } from './observability/health.ts';
-import { browsersSendToS3, checkBucketCors } from './s3/bucket-cors.ts';
 
 const parsed = parseConfig(process.env);
 if (!parsed.ok) {
@@ -55,8 +53,8 @@ const origin = new S3Origin({
 });
 const readiness = createReadiness({ redis, origin, location: config.s3.location, logger });
 const sso = createSsoClient(config.sso);
-// one SDK client for listings and uploads (multipart calls, presigning)
-const s3 = createS3Client(config.s3);
+// one SDK client for listings and uploads (multipart calls, presigning), made on first use
+const s3 = sdkAccess(config.s3);
 const deps = {
   config,
   logger,
@@ -64,7 +62,7 @@ const deps = {
   metrics,
   readiness,
   s3,
-  uploads: uploadDeps(config, redis, s3),
+  redis,
   sso,
   bearer: createBearerAuth({ api: config.api, sso: config.sso, ssoClient: sso, logger }),
   loginStates: new LoginStates(redis, config.redisKeyPrefix, config.loginStateTtlSeconds),
@@ -127,4 +125,8 @@ server.listen(config.port, () => {
 });
 // Browsers upload straight to S3 only if the bucket's CORS lets this origin:
 // one warning now, instead of a CORS error in every user's console later.
-if (browsersSendToS3(config.uploads)) void checkBucketCors(deps.s3, config.s3.location, config.publicUrl, logger);
+if (config.uploads !== undefined) {
+  void import('./s3/bucket-cors.ts').then(async ({ browsersSendToS3, checkBucketCors }) => {
+    if (browsersSendToS3(config.uploads)) await checkBucketCors(await s3.client(), config.s3.location, config.publicUrl, logger);
+  }).catch((error: unknown) => logger.warn({ err: { message: (error as Error).message } }, 'the bucket CORS check could not run'));
+}

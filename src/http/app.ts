@@ -4,7 +4,9 @@
 import Koa from 'koa';
 import type { Metrics } from '../observability/metrics.ts';
 import type { S3Origin } from '../s3/origin.ts';
-import type { S3Client } from '@aws-sdk/client-s3';
+import type { Middleware } from 'koa';
+import type { SdkAccess } from '../s3/sdk-access.ts';
+import type { RedisClient } from '../store/redis-client.ts';
 import { callbackPath } from '../auth/sign-in.ts';
 import { HttpProblem } from '../shared/http-problem.ts';
 import { requestLog } from './middleware/request-log.ts';
@@ -12,19 +14,17 @@ import { errorResponses } from './middleware/error-responses.ts';
 import { targetLength } from './middleware/target-length.ts';
 import { ownRoutes, reservedPrefix, type OwnRoutesDeps } from './own-routes.ts';
 import { objects } from './objects.ts';
-import { uploadRoutes } from '../uploads/routes.ts';
-import type { UploadDeps } from '../uploads/upload-service.ts';
 
 export { reservedPrefix } from './own-routes.ts';
 
 export interface AppDeps extends OwnRoutesDeps {
   origin: S3Origin;
-  /** for folder listings; absent: a path ending in '/' is asked for as an object */
-  s3?: S3Client;
+  /** for folder listings and uploads; absent: a path ending in '/' is asked for as an object */
+  s3?: SdkAccess;
   /** absent: no metrics are recorded */
   metrics?: Metrics;
-  /** absent: uploads are off, and their routes are reserved paths (404) */
-  uploads?: UploadDeps | undefined;
+  /** where upload records live; uploads are on when config.uploads is set and this is given */
+  redis?: RedisClient;
 }
 
 /**
@@ -41,6 +41,28 @@ export function isReservedPath(rawPath: string): boolean {
   return path.startsWith(reservedPrefix) || path === callbackPath || path.startsWith(`${callbackPath}/`);
 }
 
+/**
+ * The upload routes (and the SDK they call) are loaded by the first request
+ * under the reserved prefix that the proxy's own routes did not answer:
+ * a proxy that only serves downloads never loads them.
+ */
+function uploadRoutesOnFirstUse(deps: AppDeps & { redis: RedisClient; s3: SdkAccess }): Middleware {
+  let loading: Promise<Middleware> | undefined;
+  const load = async (): Promise<Middleware> => {
+    const [{ uploadRoutes }, { uploadDeps }, s3] = await Promise.all([import('../uploads/routes.ts'), import('../uploads/upload-service.ts'), deps.s3.client()]);
+    // a router's middleware takes the same context Koa gives every middleware
+    return uploadRoutes({ ...deps, uploads: uploadDeps(deps.config, deps.redis, s3)! }).routes() as unknown as Middleware;
+  };
+  return async (ctx, next) => {
+    if (!ctx.path.startsWith(reservedPrefix)) return next();
+    loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    return (await loading)(ctx, next);
+  };
+}
+
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: true });
   app.silent = true;
@@ -48,7 +70,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(errorResponses(deps.logger));
   app.use(targetLength());
   app.use(ownRoutes(deps).routes());
-  if (deps.uploads) app.use(uploadRoutes({ ...deps, uploads: deps.uploads }).routes());
+  if (deps.config.uploads && deps.redis && deps.s3) app.use(uploadRoutesOnFirstUse({ ...deps, redis: deps.redis, s3: deps.s3 }));
   app.use(async (ctx, next) => {
     if (isReservedPath(ctx.path)) throw new HttpProblem(404, 'reserved path');
     return next();

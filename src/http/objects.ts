@@ -1,7 +1,7 @@
 // Everything that is not one of the proxy's own paths names an object or a
 // folder: the healthcheck key without sign-in, the rest after it.
 import type { Context } from 'koa';
-import type { S3Client } from '@aws-sdk/client-s3';
+import type { SdkAccess } from '../s3/sdk-access.ts';
 import { keyFromRequestPath } from '../s3/object-key.ts';
 import { HttpProblem } from '../shared/http-problem.ts';
 import { originFormTarget } from '../shared/client-origin.ts';
@@ -9,11 +9,10 @@ import type { RequestState } from '../shared/request-state.ts';
 import { requireSession } from '../auth/require-session.ts';
 import type { SignInDeps } from '../auth/sign-in.ts';
 import { serveObject, type ServeObjectDeps } from './serve-object.ts';
-import { serveListing } from './serve-listing.ts';
 
 export interface ObjectsDeps extends SignInDeps, ServeObjectDeps {
   /** for folder listings; absent: a path ending in '/' is asked for as an object */
-  s3?: S3Client;
+  s3?: SdkAccess;
 }
 
 export function objects(deps: ObjectsDeps) {
@@ -42,7 +41,9 @@ export function objects(deps: ObjectsDeps) {
     }
     if (deps.s3 && (parsed.key === '' || parsed.key.endsWith('/'))) {
       state.route = 'listing';
-      return serveListing(ctx, parsed.key, { s3: deps.s3, location: config.s3.location, logger: deps.logger, config });
+      // Listings (and the SDK they use) are loaded by the first one.
+      const [{ serveListing }, s3] = await Promise.all([import('./serve-listing.ts'), deps.s3.client()]);
+      return serveListing(ctx, parsed.key, { s3, location: config.s3.location, logger: deps.logger, config });
     }
     await serveObject(ctx, parsed.key, served, true);
   };

@@ -15,9 +15,8 @@ import { HttpProblem } from '../shared/http-problem.ts';
 import { ifRangeHolds } from './if-range.ts';
 import { objectHeaders } from './object-headers.ts';
 import type { RequestState } from '../shared/request-state.ts';
-import type { S3Client } from '@aws-sdk/client-s3';
+import type { SdkAccess } from '../s3/sdk-access.ts';
 import type { DownloadRedirectSettings } from '../config/download-settings.ts';
-import { presignDownload } from '../s3/presigned-download.ts';
 import { redirectHeaders } from './download-redirect.ts';
 
 export interface ServeObjectDeps {
@@ -25,7 +24,7 @@ export interface ServeObjectDeps {
   location: BucketLocation;
   logger: Logger;
   /** DOWNLOAD_REDIRECT_*: large objects are answered with a 307 to a presigned GET */
-  redirect?: DownloadRedirectSettings & { s3: S3Client };
+  redirect?: DownloadRedirectSettings & { s3: SdkAccess };
 }
 
 /** `signedIn`: false only for the healthcheck key, served without sign-in. */
@@ -77,7 +76,9 @@ export async function serveObject(ctx: Context, key: string, deps: ServeObjectDe
       upstream.body.discard();
       let url: string;
       try {
-        url = await presignDownload(deps.redirect.s3, { bucket: deps.location.bucket, fullKey: target.fullKey, ttlSeconds: deps.redirect.ttlSeconds, ...headers });
+        // the presigner (and the SDK) are loaded by the first redirect
+        const [{ presignDownload }, s3] = await Promise.all([import('../s3/presigned-download.ts'), deps.redirect.s3.client()]);
+        url = await presignDownload(s3, { bucket: deps.location.bucket, fullKey: target.fullKey, ttlSeconds: deps.redirect.ttlSeconds, ...headers });
       } catch (error) {
         throw originProblem(error);
       }
