@@ -59,7 +59,7 @@ export function runtimeDependencies(): string[] {
 /** Packages that load one another, measured together as well. */
 export const dependencyGroups: Record<string, string[]> = {
   'AWS SDK S3 client + presigners (listings, uploads)': ['@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner', '@aws-sdk/s3-presigned-post'],
-  'SigV4 signing (@smithy/*)': ['@smithy/signature-v4', '@smithy/protocol-http', '@smithy/hash-node'],
+  'SigV4 signing (@smithy/*)': ['@smithy/signature-v4', '@smithy/protocol-http'],
 };
 
 const probe = `
