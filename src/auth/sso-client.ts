@@ -5,6 +5,7 @@ import * as client from 'openid-client';
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import type { SsoSettings } from '../config/config.ts';
 import type { Identity } from '../shared/identity.ts';
+import { onceUntilFailure } from '../shared/once-until-failure.ts';
 import type { ProviderSession } from './sessions.ts';
 
 /** SSO said no (4xx, or a response that fails validation): 403. */
@@ -133,14 +134,11 @@ function oauth2Client(settings: Extract<SsoSettings, { mode: 'oauth2' }>): SsoCl
 function oidcClient(settings: Extract<SsoSettings, { mode: 'oidc' }>): SsoClient {
   // Discovered on first use and again after a failure, so the proxy starts,
   // and serves its healthcheck, while the issuer is away.
-  let discovered: Promise<client.Configuration> | undefined;
-  const configuration = (): Promise<client.Configuration> => {
-    discovered ??= discover(settings).catch((error: unknown) => {
-      discovered = undefined;
+  const configuration = onceUntilFailure(() =>
+    discover(settings).catch((error: unknown) => {
       throw new SsoUnavailable('OpenID Connect discovery failed', error);
-    });
-    return discovered;
-  };
+    }),
+  );
   let logoutIssuer: (LogoutTokenIssuer & { config: client.Configuration }) | undefined;
 
   const fetchUserInfo = async (config: client.Configuration, accessToken: string): Promise<Response> => {

@@ -14,6 +14,7 @@ import { errorResponses } from './middleware/error-responses.ts';
 import { targetLength } from './middleware/target-length.ts';
 import { ownRoutes, reservedPrefix, type OwnRoutesDeps } from './own-routes.ts';
 import { objects } from './objects.ts';
+import { onceUntilFailure } from '../shared/once-until-failure.ts';
 
 export { reservedPrefix } from './own-routes.ts';
 
@@ -47,19 +48,14 @@ export function isReservedPath(rawPath: string): boolean {
  * a proxy that only serves downloads never loads them.
  */
 function uploadRoutesOnFirstUse(deps: AppDeps & { redis: RedisClient; s3: SdkAccess }): Middleware {
-  let loading: Promise<Middleware> | undefined;
-  const load = async (): Promise<Middleware> => {
+  const routes = onceUntilFailure(async (): Promise<Middleware> => {
     const [{ uploadRoutes }, { uploadDeps }, s3] = await Promise.all([import('../uploads/routes.ts'), import('../uploads/upload-service.ts'), deps.s3.client()]);
     // a router's middleware takes the same context Koa gives every middleware
     return uploadRoutes({ ...deps, uploads: uploadDeps(deps.config, deps.redis, s3)! }).routes() as unknown as Middleware;
-  };
+  });
   return async (ctx, next) => {
     if (!ctx.path.startsWith(reservedPrefix)) return next();
-    loading ??= load().catch((error: unknown) => {
-      loading = undefined;
-      throw error;
-    });
-    return (await loading)(ctx, next);
+    return (await routes())(ctx, next);
   };
 }
 

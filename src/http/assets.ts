@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import type { Context } from 'koa';
 import { HttpProblem } from '../shared/http-problem.ts';
 import type { RequestState } from '../shared/request-state.ts';
+import { onceUntilFailure } from '../shared/once-until-failure.ts';
 
 export const assetsPath = '/__s3proxy/assets/';
 
@@ -93,19 +94,13 @@ export function catalogOf(files: Array<{ name: AssetName; content: Buffer }>): A
   };
 }
 
-let loading: Promise<AssetCatalog> | undefined;
-
-/** Every asset, read and compressed once per process. */
-export function assets(): Promise<AssetCatalog> {
-  loading ??= Promise.all(
-    (Object.keys(sources) as AssetName[]).map(async (name) => ({ name, content: await readFile(sources[name]()) })),
-  ).then(catalogOf, (error: unknown) => {
-    // A later request may find the files (a deploy still unpacking); never cache the failure.
-    loading = undefined;
-    throw error;
-  });
-  return loading;
-}
+/**
+ * Every asset, read and compressed once per process. A failure is not kept:
+ * a later request may find the files (a deploy still unpacking).
+ */
+export const assets: () => Promise<AssetCatalog> = onceUntilFailure(async () =>
+  catalogOf(await Promise.all((Object.keys(sources) as AssetName[]).map(async (name) => ({ name, content: await readFile(sources[name]()) })))),
+);
 
 /** A year, the longest that caches honour; `immutable`: no revalidation on reload. */
 export const assetCacheControl = 'public, max-age=31536000, immutable';

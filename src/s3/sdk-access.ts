@@ -3,6 +3,7 @@
 // RSS at start-up; object downloads go through S3Origin without it.
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../config/config.ts';
+import { onceUntilFailure } from '../shared/once-until-failure.ts';
 
 export interface SdkAccess {
   /** the one client of the process, loaded and made the first time it is asked for */
@@ -12,17 +13,12 @@ export interface SdkAccess {
 }
 
 export function sdkAccess(s3: Config['s3']): SdkAccess {
-  let made: Promise<S3Client> | undefined;
   let client: S3Client | undefined;
   return {
-    client: () =>
-      (made ??= import('./s3-client.ts').then(
-        ({ createS3Client }) => (client = createS3Client(s3)),
-        (error: unknown) => {
-          made = undefined;
-          throw error;
-        },
-      )),
+    client: onceUntilFailure(async () => {
+      const { createS3Client } = await import('./s3-client.ts');
+      return (client = createS3Client(s3));
+    }),
     destroy: () => client?.destroy(),
   };
 }
