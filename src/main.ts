@@ -92,20 +92,6 @@ const server = http.createServer(
 // gives its connection back to the pool.
 server.timeout = config.clientIdleTimeoutMs;
 
-// Started with --expose-gc, the proxy gives back memory grown in a burst once
-// it has been quiet for 5 to 10 s (README: "Memory after a burst").
-const gc = memoryReducingGc();
-if (gc) {
-  let started = 0;
-  let inFlight = 0;
-  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-    started += 1;
-    inFlight += 1;
-    res.once('close', () => (inFlight -= 1));
-  });
-  releaseMemoryWhenIdle({ everyMs: 5_000, requestsStarted: () => started, requestsInFlight: () => inFlight, release: gc });
-}
-
 let metricsServer: MetricsServer | undefined;
 if (metrics && config.metricsPort !== undefined) {
   try {
@@ -117,7 +103,7 @@ if (metrics && config.metricsPort !== undefined) {
   }
 }
 
-manageLifecycle(server, {
+const lifecycle = manageLifecycle(server, {
   timeoutMs: config.shutdownTimeoutMs,
   logger,
   // Load balancers see 503 on readiness while the responses in flight drain.
@@ -127,6 +113,11 @@ manageLifecycle(server, {
     await Promise.allSettled([invalidations.close(), redis.quit(), origin.close(), metricsServer?.close()]);
   },
 });
+
+// Started with --expose-gc, the proxy gives back memory grown in a burst once
+// it has been quiet for 5 to 10 s (README: "Memory after a burst").
+const gc = memoryReducingGc();
+if (gc) releaseMemoryWhenIdle({ everyMs: 5_000, requestsStarted: lifecycle.requestsStarted, requestsInFlight: lifecycle.inFlight, release: gc });
 
 server.once('error', (error: NodeJS.ErrnoException) => {
   // A port taken or forbidden is a deployment problem: one line, no stack trace.

@@ -19,6 +19,8 @@ export interface ShutdownOptions {
 export interface Lifecycle {
   readonly draining: boolean;
   inFlight(): number;
+  /** requests started since start-up (a counter that only grows) */
+  requestsStarted(): number;
   /** what a signal does; exposed for tests in-process */
   shutdown(signal: string): void;
 }
@@ -27,6 +29,7 @@ export function manageLifecycle(server: Server, options: ShutdownOptions): Lifec
   const exit = options.exit ?? ((code: number) => process.exit(code));
   let draining = false;
   let inFlight = 0;
+  let started = 0;
   let finished = false;
 
   const finish = async (code: number) => {
@@ -48,6 +51,7 @@ export function manageLifecycle(server: Server, options: ShutdownOptions): Lifec
   });
 
   server.on('request', (_req, res) => {
+    started += 1;
     inFlight += 1;
     if (draining && !res.headersSent) res.setHeader('connection', 'close');
     res.once('close', () => {
@@ -83,6 +87,7 @@ export function manageLifecycle(server: Server, options: ShutdownOptions): Lifec
       return draining;
     },
     inFlight: () => inFlight,
+    requestsStarted: () => started,
     shutdown,
   };
 }
