@@ -18,6 +18,7 @@ import { oauth2Sso, proxyEnv } from '../support/proxy-env.ts';
 import { s3Stack } from '../support/s3-fixtures.ts';
 import { startOAuth2Sso, type OAuth2Sso } from '../support/oauth2-sso-server.ts';
 import { freePort } from '../support/free-port.ts';
+import { untilSubscribed } from '../support/invalidation-subscribers.ts';
 import { navigationHeaders, UserAgent } from '../support/user-agent.ts';
 
 const stack = s3Stack();
@@ -84,6 +85,8 @@ test('20,000 anonymous navigations leave Redis as it was: no key, no write, no m
   const redis = new Redis(redisServer.url);
   t.teardown(() => redis.disconnect());
 
+  // its start-up commands (the invalidation subscriber's) are done before the count starts
+  t.true(await untilSubscribed(redis, 1), 'the proxy subscribed to invalidations');
   const keysBefore = await redis.dbsize();
   const memoryBefore = await usedMemory(redis);
   const callsBefore = await commandCalls(redis);
