@@ -74,6 +74,15 @@ export function checkOwner(capability: OpenedCapability, caller: Caller | undefi
 /** The client went away before its body was all there. */
 class ClientGone extends Error {}
 
+/**
+ * Refused before a byte went to S3, a body with at most this much still to
+ * come is read and dropped, so that the client, which may still be sending
+ * it, reads the answer (closing on a client mid-write makes it see EPIPE or
+ * a reset instead); a longer one is not worth waiting for, and the
+ * connection is closed after the answer.
+ */
+const DRAIN_REFUSED_BYTES = 1024 * 1024;
+
 function contentLengthOf(ctx: Context): number | undefined {
   // Node has checked the header's syntax, and refuses it next to Transfer-Encoding
   const raw = ctx.req.headers['content-length'];
@@ -103,6 +112,8 @@ class Pump {
   readonly #source: AsyncIterator<Buffer>;
   #stopped = false;
   gone = false;
+  /** bytes of the body read so far */
+  received = 0;
 
   constructor(ctx: Context) {
     this.#ctx = ctx;
@@ -116,7 +127,9 @@ class Pump {
   async next(): Promise<Buffer | undefined> {
     try {
       const { value, done } = await this.#source.next();
-      return done ? undefined : value;
+      if (done) return undefined;
+      this.received += value.length;
+      return value;
     } catch (error) {
       this.gone = true;
       throw new ClientGone('the client went away', { cause: error });
@@ -231,8 +244,11 @@ export async function receive(ctx: Context, deps: DataPathDeps, capability: Open
       length = lengthToSend(capability, { contentLength });
     }
   } catch (error) {
-    // refused before a byte went to S3: the rest of the body is not worth reading
-    if (!ctx.req.complete) ctx.set('connection', 'close');
+    if (!ctx.req.complete) {
+      const left = contentLength === undefined ? Infinity : contentLength - pump.received;
+      if (left <= DRAIN_REFUSED_BYTES) pump.release(Promise.resolve());
+      else ctx.set('connection', 'close');
+    }
     throw error;
   }
   const meter = new ExactLength(length, trailer, delimiter);

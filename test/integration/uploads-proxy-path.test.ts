@@ -330,6 +330,56 @@ test('a form POST whose file is not the last field, or is larger than the limit,
   t.is((await postForm(sized.body.url, sized.body.fields, Buffer.from('five!'))).status, 201);
 });
 
+/** What the socket has received until `done` says it is enough, or the proxy closes it. */
+async function readUntil(socket: net.Socket, done: (text: string) => boolean): Promise<{ text: string; closed: boolean }> {
+  let text = '';
+  let closed = false;
+  await new Promise<void>((resolve) => {
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (done(text)) finish();
+    };
+    const onEnd = () => {
+      closed = true;
+      finish();
+    };
+    const finish = () => {
+      socket.off('data', onData).off('end', onEnd).off('close', onEnd).off('error', onEnd);
+      resolve();
+    };
+    socket.on('data', onData).on('end', onEnd).on('close', onEnd).on('error', onEnd);
+  });
+  return { text, closed };
+}
+
+test('a form refused before its end is answered while the client still sends it, and the rest is read, so the connection serves the next request', async (t) => {
+  const sized = await callJson(adaAgent, proxy, 'GET', '/__s3proxy/s3/params?filename=still-sending.txt&type=text/plain&size=5');
+  const form = new FormData();
+  for (const [name, value] of Object.entries(sized.body.fields as Record<string, string>)) form.set(name, value);
+  form.set('file', new Blob([Buffer.from('six by')]), 'file');
+  const encoded = new Request('http://x/', { method: 'POST', body: form });
+  const body = Buffer.from(await encoded.arrayBuffer());
+  const url = new URL(sized.body.url);
+  const socket = net.connect(Number(url.port), url.hostname);
+  t.teardown(() => socket.destroy());
+  await once(socket, 'connect');
+  // everything up to the file's bytes: enough for the proxy to see that the file is a byte too long
+  const held = 20;
+  socket.write(`POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: ${encoded.headers.get('content-type')}\r\ncontent-length: ${body.length}\r\n\r\n`);
+  socket.write(body.subarray(0, body.length - held));
+  const answer = await readUntil(socket, (text) => /\r\n\r\n/.test(text) && text.endsWith('}'));
+  t.regex(answer.text, /^HTTP\/1\.1 413 /);
+  t.notRegex(answer.text, /connection: close/i);
+  // the rest of the body, sent after the answer, then another request on the same connection
+  socket.write(body.subarray(body.length - held));
+  await sleep(100);
+  t.false(socket.destroyed, 'the proxy kept the connection');
+  socket.write(`GET /__s3proxy/s3/params HTTP/1.1\r\nhost: ${url.host}\r\n\r\n`);
+  const next = await readUntil(socket, (text) => /^HTTP\/1\.1 \d{3} /.test(text));
+  t.regex(next.text, /^HTTP\/1\.1 401 /, 'the next request was read and answered');
+  t.false(await existsAtS3(s3, up.bucket, fullKey(sized.body.key)));
+});
+
 // --- multipart ----------------------------------------------------------------------
 
 test.serial('a multipart upload whose parts go through the proxy, four at a time, completes at S3 and downloads byte for byte', async (t) => {
