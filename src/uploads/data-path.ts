@@ -21,6 +21,7 @@ import { Readable } from 'node:stream';
 import type { Context } from 'koa';
 import type { Caller } from '../auth/identify.ts';
 import { HttpProblem } from '../shared/http-problem.ts';
+import { worthDraining } from '../shared/refused-body.ts';
 import { readBounded } from '../s3/bounded-body.ts';
 import { errorCodeFromBody } from '../s3/s3-errors.ts';
 import { OriginUnavailable, type OriginResponse, type S3Origin } from '../s3/origin.ts';
@@ -73,15 +74,6 @@ export function checkOwner(capability: OpenedCapability, caller: Caller | undefi
 
 /** The client went away before its body was all there. */
 class ClientGone extends Error {}
-
-/**
- * Refused before a byte went to S3, a body with at most this much still to
- * come is read and dropped, so that the client, which may still be sending
- * it, reads the answer (closing on a client mid-write makes it see EPIPE or
- * a reset instead); a longer one is not worth waiting for, and the
- * connection is closed after the answer.
- */
-const DRAIN_REFUSED_BYTES = 1024 * 1024;
 
 function contentLengthOf(ctx: Context): number | undefined {
   // Node has checked the header's syntax, and refuses it next to Transfer-Encoding
@@ -244,9 +236,9 @@ export async function receive(ctx: Context, deps: DataPathDeps, capability: Open
       length = lengthToSend(capability, { contentLength });
     }
   } catch (error) {
+    // refused before a byte went to S3
     if (!ctx.req.complete) {
-      const left = contentLength === undefined ? Infinity : contentLength - pump.received;
-      if (left <= DRAIN_REFUSED_BYTES) pump.release(Promise.resolve());
+      if (worthDraining(ctx.req, pump.received)) pump.release(Promise.resolve());
       else ctx.set('connection', 'close');
     }
     throw error;

@@ -18,6 +18,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { S3Origin } from '../s3/origin.ts';
 import { HttpProblem } from '../shared/http-problem.ts';
 import { proxyOrigin } from '../shared/proxy-origin.ts';
+import { worthDraining } from '../shared/refused-body.ts';
 import type { RequestState } from '../shared/request-state.ts';
 import { fromSameOrigin } from '../shared/same-origin.ts';
 import { StoreUnavailable } from '../store/redis-client.ts';
@@ -135,8 +136,8 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
         ctx.body = body;
       } catch (error) {
         fail(ctx, facts, error);
-        // a body left unread (too large, malformed) is not read to its end
-        if (ctx.method === 'POST' && !ctx.req.readableEnded) ctx.set('connection', 'close');
+        // Node reads and drops a short rest left unread (refused before it was read)
+        if (ctx.method === 'POST' && !ctx.req.readableEnded && !worthDraining(ctx.req)) ctx.set('connection', 'close');
       } finally {
         if (facts.key !== undefined) state.s3Key = facts.key;
         events.record(facts);
@@ -282,9 +283,9 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
         ctx.body = received.body;
       } catch (error) {
         fail(ctx, facts, error);
-        // refused before anything was read: the body is not worth reading
+        // refused before anything was read, Node reads and drops a short rest
         // (receive() decides for itself once it has begun)
-        if (!receiving && !ctx.req.complete) ctx.set('connection', 'close');
+        if (!receiving && !ctx.req.complete && !worthDraining(ctx.req)) ctx.set('connection', 'close');
       } finally {
         if (facts.key !== undefined) state.s3Key = facts.key;
         events.record(facts);

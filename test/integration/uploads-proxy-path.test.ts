@@ -4,7 +4,7 @@
 // (GetObject, HeadObject, ListParts with the admin's keys). Between the
 // proxy and S3 sits a TCP relay, so that a test can cut or freeze S3 in the
 // middle of a part and see the proxy drop its connection to S3.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
@@ -352,32 +352,68 @@ async function readUntil(socket: net.Socket, done: (text: string) => boolean): P
   return { text, closed };
 }
 
-test('a form refused before its end is answered while the client still sends it, and the rest is read, so the connection serves the next request', async (t) => {
+/**
+ * Sends a request with `body` on a raw connection but holds its last `held` bytes back until
+ * the proxy has answered; then sends them and a second request on the same
+ * connection. The answer, and what became of the connection.
+ */
+async function refuseWhileSending(
+  t: ExecutionContext,
+  method: string,
+  target: string,
+  head: Record<string, string>,
+  body: Buffer,
+  held = 20,
+): Promise<{ answer: string; keptOpen: boolean; next: string }> {
+  const url = new URL(target, proxy.url);
+  const socket = net.connect(Number(url.port), url.hostname);
+  t.teardown(() => socket.destroy());
+  await once(socket, 'connect');
+  const lines = Object.entries({ host: url.host, ...head, 'content-length': String(body.length) }).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.write(`${method} ${url.pathname}${url.search} HTTP/1.1\r\n${lines.join('')}\r\n`);
+  socket.write(body.subarray(0, body.length - held));
+  const answer = await readUntil(socket, (text) => {
+    const length = /\r\ncontent-length: (\d+)\r\n/i.exec(text);
+    const bodyAt = text.indexOf('\r\n\r\n');
+    return length !== null && bodyAt >= 0 && text.length - bodyAt - 4 >= Number(length[1]);
+  });
+  socket.write(body.subarray(body.length - held), () => undefined);
+  await sleep(100);
+  const keptOpen = !answer.closed && !socket.destroyed && !socket.readableEnded;
+  if (!keptOpen) return { answer: answer.text, keptOpen, next: '' };
+  socket.write(`GET /__s3proxy/s3/params HTTP/1.1\r\nhost: ${url.host}\r\n\r\n`);
+  const next = await readUntil(socket, (text) => /^HTTP\/1\.1 \d{3} /.test(text));
+  return { answer: answer.text, keptOpen, next: next.text };
+}
+
+test('a request refused while its client still sends a short body is answered, the rest is read, and the connection serves the next request', async (t) => {
+  // a form whose file is a byte longer than declared, refused on seeing its head
   const sized = await callJson(adaAgent, proxy, 'GET', '/__s3proxy/s3/params?filename=still-sending.txt&type=text/plain&size=5');
   const form = new FormData();
   for (const [name, value] of Object.entries(sized.body.fields as Record<string, string>)) form.set(name, value);
   form.set('file', new Blob([Buffer.from('six by')]), 'file');
   const encoded = new Request('http://x/', { method: 'POST', body: form });
-  const body = Buffer.from(await encoded.arrayBuffer());
-  const url = new URL(sized.body.url);
-  const socket = net.connect(Number(url.port), url.hostname);
-  t.teardown(() => socket.destroy());
-  await once(socket, 'connect');
-  // everything up to the file's bytes: enough for the proxy to see that the file is a byte too long
-  const held = 20;
-  socket.write(`POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: ${encoded.headers.get('content-type')}\r\ncontent-length: ${body.length}\r\n\r\n`);
-  socket.write(body.subarray(0, body.length - held));
-  const answer = await readUntil(socket, (text) => /\r\n\r\n/.test(text) && text.endsWith('}'));
-  t.regex(answer.text, /^HTTP\/1\.1 413 /);
-  t.notRegex(answer.text, /connection: close/i);
-  // the rest of the body, sent after the answer, then another request on the same connection
-  socket.write(body.subarray(body.length - held));
-  await sleep(100);
-  t.false(socket.destroyed, 'the proxy kept the connection');
-  socket.write(`GET /__s3proxy/s3/params HTTP/1.1\r\nhost: ${url.host}\r\n\r\n`);
-  const next = await readUntil(socket, (text) => /^HTTP\/1\.1 \d{3} /.test(text));
-  t.regex(next.text, /^HTTP\/1\.1 401 /, 'the next request was read and answered');
+  const formBody = Buffer.from(await encoded.arrayBuffer());
+  const tooLong = await refuseWhileSending(t, 'POST', sized.body.url, { 'content-type': encoded.headers.get('content-type')! }, formBody);
+  t.regex(tooLong.answer, /^HTTP\/1\.1 413 /);
+  // refused before reading: a forged upload URL, and a request for one without a session
+  const forged = await refuseWhileSending(t, 'PUT', '/__s3proxy/data/not-a-capability', {}, patternBytes(64 * 1024, 3));
+  t.regex(forged.answer, /^HTTP\/1\.1 403 /);
+  const anonymous = await refuseWhileSending(t, 'POST', '/__s3proxy/uploads', { 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ filename: 'a.txt', pad: 'x'.repeat(4000) })));
+  t.regex(anonymous.answer, /^HTTP\/1\.1 401 /);
+  for (const [name, refused] of Object.entries({ tooLong, forged, anonymous })) {
+    t.notRegex(refused.answer, /connection: close/i, name);
+    t.true(refused.keptOpen, `${name}: the proxy kept the connection`);
+    t.regex(refused.next, /^HTTP\/1\.1 401 /, `${name}: the next request was read and answered`);
+  }
   t.false(await existsAtS3(s3, up.bucket, fullKey(sized.body.key)));
+});
+
+test('a request refused with more than 1 MiB of its body still to come is answered, then the connection is closed', async (t) => {
+  const refused = await refuseWhileSending(t, 'PUT', '/__s3proxy/data/not-a-capability', {}, patternBytes(2 * MiB, 3), MiB + 1);
+  t.regex(refused.answer, /^HTTP\/1\.1 403 /);
+  t.regex(refused.answer, /connection: close/i);
+  t.false(refused.keptOpen);
 });
 
 // --- multipart ----------------------------------------------------------------------
