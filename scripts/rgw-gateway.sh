@@ -31,9 +31,12 @@ usage() { log "usage: $0 start STATE_DIR [PORT] | stop STATE_DIR"; exit 2; }
 CMD=$1
 DIR=$2
 
-alive() { # running, not a zombie, and still a radosgw (guards against PID reuse)
+running() { # exists and is not a zombie
   kill -0 "$1" 2>/dev/null || return 1
-  grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null && return 1
+  ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+alive() { # running and still a radosgw (guards against PID reuse)
+  running "$1" || return 1
   case "$(cat "/proc/$1/comm" 2>/dev/null)" in radosgw*) return 0 ;; *) return 1 ;; esac
 }
 
@@ -111,12 +114,16 @@ case "$CMD" in
     echo "$PORT" >"$DIR/port"
     ready=
     for _ in $(seq 1 300); do
-      alive "$PID" || break
+      # not alive(): for a moment after the fork the child is still bash or
+      # setsid, not yet radosgw (CI once gave up on a gateway at that moment);
+      # it is our own child, so its PID cannot have been reused
+      running "$PID" || break
       case "$(http_status "http://127.0.0.1:$PORT/")" in [1-5][0-9][0-9]) ready=1; break ;; esac
       sleep 0.1
     done
     if [ -z "$ready" ]; then
-      log "radosgw did not answer on 127.0.0.1:$PORT"
+      if running "$PID"; then log "radosgw did not answer on 127.0.0.1:$PORT within 30 s"
+      else log "radosgw exited before it answered on 127.0.0.1:$PORT"; fi
       tail -n 20 "$DIR/radosgw.out" "$DIR/radosgw.log" >&2 2>/dev/null || true
       stop
       exit 1
