@@ -8,7 +8,9 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:24-slim
 WORKDIR /app
-ENV NODE_ENV=production PORT=8080
+# One malloc arena besides the main one: glibc's default (8 per core) held
+# ~30 MB of freed memory in per-thread arenas after a load (README, Performance).
+ENV NODE_ENV=production PORT=8080 MALLOC_ARENA_MAX=2
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -12,6 +12,7 @@
 //          --readers N         slow readers in the memory phase (default 500)   --slow-seconds S (default 25)
 //          --settle-seconds S  RSS is sampled this long after the loads (default 30)
 //          --proxy-node-args=ARGS  node flags for every proxy started (default --max-semi-space-size=2, as the Procfile)
+//          --proxy-env=K=V,...     environment for every proxy started (default MALLOC_ARENA_MAX=2, as the Procfile)
 //          --profile           profile small and large downloads whatever the results
 //          --no-profile        never profile (by default a missed target is profiled)
 // Large bodies are fetched by curl, each body's status and length checked;
@@ -60,6 +61,8 @@ const { values: args } = parseArgs({
     'settle-seconds': { type: 'string', default: '30' },
     // as the Procfile and Dockerfile run it; --proxy-node-args= (empty) measures V8's default
     'proxy-node-args': { type: 'string', default: '--max-semi-space-size=2' },
+    // as the Procfile and Dockerfile run it; --proxy-env= (empty) measures glibc's default arenas
+    'proxy-env': { type: 'string', default: 'MALLOC_ARENA_MAX=2' },
     profile: { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     // uploads: MiB per upload (direct PUT, proxy PUT, proxy multipart), and per part of the four-at-once RSS run
@@ -79,6 +82,16 @@ const readers = Math.round(positive('readers', args.readers));
 const slowSeconds = positive('slow-seconds', args['slow-seconds']);
 const settleS = positive('settle-seconds', args['settle-seconds']);
 const proxyNodeArgs = args['proxy-node-args'].split(/\s+/).filter(Boolean);
+const proxyEnv: Record<string, string> = Object.fromEntries(
+  args['proxy-env']
+    .split(',')
+    .filter(Boolean)
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`--proxy-env: expected NAME=value, got ${pair}`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+);
 const phases = new Set(
   args.only.split(',').map((p) => {
     if (!(allPhases as readonly string[]).includes(p)) throw new Error(`--only: unknown phase ${p} (phases: ${allPhases.join(', ')})`);
@@ -133,7 +146,7 @@ function machine() {
 const startMachine = machine();
 
 async function startProxy(session: Session, nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<BenchProxy> {
-  const proxy = await startBenchProxy({ ...session.env, ...env }, { nodeArgs: [...proxyNodeArgs, ...nodeArgs], cwd: workDir });
+  const proxy = await startBenchProxy({ ...proxyEnv, ...session.env, ...env }, { nodeArgs: [...proxyNodeArgs, ...nodeArgs], cwd: workDir });
   cleanups.push(() => proxy.stop());
   return proxy;
 }
@@ -281,13 +294,14 @@ async function benchmark(): Promise<void> {
   let largeMissed = false;
   let latencyMissed = false;
   if (proxyNodeArgs.length) notes.push(`every proxy ran with node ${proxyNodeArgs.join(' ')}`);
+  if (Object.keys(proxyEnv).length) notes.push(`every proxy ran with ${args['proxy-env']} in its environment`);
 
   // --- start-up: a fresh proxy, before any request ---------------------------------
   if (phases.has('startup')) {
     const samples: StartupSample[] = [];
     for (let i = 0; i < repeat; i += 1) {
       say(`start-up memory: fresh proxy ${i + 1} of ${repeat}`);
-      samples.push(await startupRss(session.env, proxyNodeArgs));
+      samples.push(await startupRss({ ...proxyEnv, ...session.env }, proxyNodeArgs));
     }
     const rss = spread(samples.map((s) => s.rssBytes / (1024 * 1024)));
     issue.rssIdleMb = Math.round(rss.median * 10) / 10;
