@@ -251,6 +251,39 @@ test('with nothing in flight SIGTERM exits 0 at once', async (t) => {
   t.true(Date.now() - started < 3000);
 });
 
+// As when the log collector on the other end of stdout dies: its read end closes.
+test('a proxy whose stdout is a broken pipe exits 0 at once on SIGTERM, not retrying its last log lines forever', async (t) => {
+  // With Redis unreachable there is nothing to close: the last two log lines
+  // are written in one turn of the event loop, just before the exit.
+  const proxy = await start({ REDIS_URL: 'redis://127.0.0.1:9' });
+  try {
+    proxy.child.stdout!.destroy();
+    await sleep(200);
+    const started = Date.now();
+    proxy.child.kill('SIGTERM');
+    const exit = await Promise.race([proxy.exit, sleep(5000).then(() => 'still running after 5 s' as const)]);
+    t.deepEqual(exit, { code: 0, signal: null });
+    t.true(Date.now() - started < 3000);
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test('a proxy whose stdout is a broken pipe still serves whole bodies', async (t) => {
+  const proxy = await start();
+  try {
+    proxy.child.stdout!.destroy();
+    await sleep(200);
+    for (let i = 0; i < 3; i += 1) {
+      const served = await get(proxy, '/big.bin', false);
+      t.is(served.statusCode, 200);
+      t.is((await reader(served).rest()).bytes, size);
+    }
+  } finally {
+    await proxy.stop();
+  }
+});
+
 test('past the shutdown deadline what is left is cut, counted in the log, and the exit is 1', async (t) => {
   const proxy = await start({ SHUTDOWN_TIMEOUT: '1' });
   try {
