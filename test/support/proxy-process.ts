@@ -6,6 +6,18 @@ import { once } from 'node:events';
 
 const mainJs = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
+// A test file that dies of an uncaught exception never runs its after.always
+// hooks; its proxies would outlive the run. The worker's 'exit' still fires.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+function track(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
 export interface LogLine {
   level: number;
   msg: string;
@@ -27,10 +39,12 @@ export interface ProxyProcess {
 
 /** Starts the proxy with exactly this environment (plus PATH), resolving once it listens. */
 export async function startProxy(env: Record<string, string | undefined>, { timeoutMs = 15_000 } = {}): Promise<ProxyProcess> {
-  const child = spawn(process.execPath, [mainJs], {
-    env: { PATH: process.env.PATH, PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = track(
+    spawn(process.execPath, [mainJs], {
+      env: { PATH: process.env.PATH, PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let out = '';
   let err = '';
   const listeners = new Set<() => void>();
@@ -103,7 +117,7 @@ export async function startProxy(env: Record<string, string | undefined>, { time
 
 /** Runs the proxy expecting it to refuse to start; returns its exit code and stderr. */
 export async function runProxyExpectingExit(env: Record<string, string | undefined>): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  const child = spawn(process.execPath, [mainJs], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(process.execPath, [mainJs], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   let stderr = '';
   let stdout = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
