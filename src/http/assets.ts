@@ -19,7 +19,8 @@ export const assetsPath = '/__s3proxy/assets/';
 export type AssetName = 'uppy.js' | 'uppy.css' | 'listing.css' | 'upload-page.js';
 
 const require = createRequire(import.meta.url);
-// The build copies src/http/assets/ next to this module in dist/http/.
+// The build copies src/http/assets/ to dist/assets/, next to every file of
+// the bundle (scripts/build.ts); from src/ (tests) it is the folder beside this one.
 const own = (file: string): string => fileURLToPath(new URL(`./assets/${file}`, import.meta.url));
 
 const sources: Record<AssetName, () => string> = {
