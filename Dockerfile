@@ -3,6 +3,7 @@ FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 RUN npm ci
+COPY scripts/build.ts ./scripts/
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 

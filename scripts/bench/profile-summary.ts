@@ -1,15 +1,20 @@
 // Where a V8 CPU profile (.cpuprofile, from `node --cpu-prof`) spends its
 // time: the top functions by self time, and self and inclusive time by
 // package (pino, ioredis, @smithy/*, koa, undici, node's own modules, the
-// proxy's dist/ files), which is what points at a fix.
+// proxy's own modules), which is what points at a fix. The proxy runs from a
+// bundle (scripts/build.ts), so a frame in dist/ is first traced back through
+// the bundle's source map to the file it came from.
 //   node scripts/bench/profile-summary.ts FILE.cpuprofile [--top N]
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 interface CallFrame {
   functionName: string;
   url: string;
+  /** 0-based, as V8 writes them */
   lineNumber: number;
+  columnNumber: number;
 }
 interface ProfileNode {
   id: number;
@@ -53,15 +58,36 @@ export function packageOf(frame: CallFrame): string {
     const rest = url.slice(nm + '/node_modules/'.length).split('/');
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
-  const dist = url.lastIndexOf('/dist/');
-  if (dist >= 0) return 'proxy:' + url.slice(dist + '/dist/'.length).replace(/\.js$/, '');
+  for (const dir of ['/src/', '/dist/']) {
+    const at = url.lastIndexOf(dir);
+    if (at >= 0) return 'proxy:' + url.slice(at + dir.length).replace(/\.(js|ts)$/, '');
+  }
   return url.replace(/^file:\/\//, '');
+}
+
+const maps = new Map<string, SourceMap | undefined>();
+
+/** A frame in a bundle file, traced back to the source file and line it was built from. */
+export function originalFrame(frame: CallFrame): CallFrame {
+  if (!frame.url.startsWith('file:') || !frame.url.includes('/dist/')) return frame;
+  if (!maps.has(frame.url)) {
+    const file = fileURLToPath(frame.url) + '.map';
+    maps.set(frame.url, existsSync(file) ? new SourceMap(JSON.parse(readFileSync(file, 'utf8'))) : undefined);
+  }
+  const entry = maps.get(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber);
+  if (!entry || !('originalSource' in entry)) return frame;
+  return {
+    functionName: frame.functionName,
+    url: new URL(entry.originalSource, frame.url).href,
+    lineNumber: entry.originalLine,
+    columnNumber: entry.originalColumn,
+  };
 }
 
 function frameName(frame: CallFrame): string {
   const fn = frame.functionName || '(anonymous)';
   if (!frame.url) return fn;
-  const short = frame.url.replace(/^file:\/\/.*\/node_modules\//, '').replace(/^file:\/\/.*\/dist\//, 'dist/');
+  const short = frame.url.replace(/^file:\/\/.*\/node_modules\//, '').replace(/^file:\/\/.*\/(src|dist)\//, '$1/');
   return `${fn}  ${short}:${frame.lineNumber + 1}`;
 }
 
@@ -80,6 +106,12 @@ export function summarise(profile: CpuProfile, top = 25): ProfileSummary {
   let total = 0;
   let idle = 0;
   const add = (map: Map<string, number>, key: string, us: number) => map.set(key, (map.get(key) ?? 0) + us);
+  const frames = new Map<number, CallFrame>();
+  const frameOf = (node: ProfileNode): CallFrame => {
+    let frame = frames.get(node.id);
+    if (!frame) frames.set(node.id, (frame = originalFrame(node.callFrame)));
+    return frame;
+  };
 
   for (let i = 0; i < profile.samples.length; i += 1) {
     // A sample's time is the gap to the next one.
@@ -88,7 +120,7 @@ export function summarise(profile: CpuProfile, top = 25): ProfileSummary {
     total += us;
     const node = byId.get(profile.samples[i]!);
     if (!node) continue;
-    const frame = node.callFrame;
+    const frame = frameOf(node);
     if (frame.functionName === '(idle)') {
       idle += us;
       continue;
@@ -97,7 +129,7 @@ export function summarise(profile: CpuProfile, top = 25): ProfileSummary {
     add(selfPackage, packageOf(frame), us);
     const seen = new Set<string>();
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
-      const f = byId.get(id)!.callFrame;
+      const f = frameOf(byId.get(id)!);
       if (special.has(f.functionName) && !f.url) continue;
       const p = packageOf(f);
       if (!seen.has(p)) {
