@@ -19,9 +19,9 @@ if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 # Build only when the sources are newer than the last complete build: a rebuild
-# rewrites dist/ file by file, under any proxy starting from it at that moment
+# empties and rewrites dist/, under any proxy starting from it at that moment
 # (the test suite runs this script while other tests start dist/main.js).
-if [ ! -f dist/.built ] || [ -n "$(find src package.json package-lock.json tsconfig.json tsconfig.build.json -newer dist/.built -print -quit)" ]; then
+if [ ! -f dist/.built ] || [ -n "$(find src scripts/build.ts package.json package-lock.json tsconfig.json tsconfig.build.json -newer dist/.built -print -quit)" ]; then
   npm run build --silent
 fi
 
