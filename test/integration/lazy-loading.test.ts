@@ -1,6 +1,7 @@
-// What a proxy loads only on first use: the AWS SDK (and the upload and
-// listing code that call it) is never loaded by a proxy that only serves
-// objects, and is loaded by the first listing or upload request. The proxy
+// What a proxy loads, and when: the AWS SDK (and the upload and listing code
+// that call it) is never loaded by a proxy that only serves objects, and is
+// loaded by the first listing or upload request; everything else comes from
+// the bundle, not from node_modules. The proxy
 // runs with a module hook (test/support/module-log.mjs) that records every
 // module it loads.
 import test from 'ava';
@@ -80,6 +81,26 @@ test('with uploads on, the upload routes answer on first use although they were 
     t.is(uploads.status, 200);
     t.deepEqual(await uploads.json(), { uploads: [] });
     t.true(uploadRoutes(log()), 'the first upload request loaded the routes');
+  } finally {
+    await proxy.stop();
+  }
+});
+
+// The build bundles every dependency but the AWS SDK (scripts/build.ts): from
+// one file per module, Node's loader ran hot enough at start-up to page in
+// V8's optimizing compilers, about 5 MB of RSS before the first request.
+test('a proxy starts from its bundle: of node_modules it reads only the AWS SDK credential providers and their @smithy parts', async (t) => {
+  const { proxy, log } = await start('bundle');
+  try {
+    const health = await fetch(`${proxy.url}/health.txt`);
+    t.is(health.status, 200);
+    await health.arrayBuffer();
+    const files = log().split('\n').filter((url) => url.startsWith('file:'));
+    const packages = new Set(files.flatMap((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? []));
+    t.true(packages.has('@aws-sdk/credential-providers'), 'the signer reads its credential providers from node_modules');
+    t.deepEqual([...packages].filter((name) => !name.startsWith('@aws-sdk/') && !name.startsWith('@smithy/')), [], 'every other dependency came from the bundle');
+    const own = files.filter((url) => url.includes('/dist/'));
+    t.true(own.length <= 20, `the bundle's files read at start-up: ${own.length}`);
   } finally {
     await proxy.stop();
   }
