@@ -11,7 +11,7 @@
 //          --repeat N          runs of each load, alternating direct and proxy first (default 3)
 //          --readers N         slow readers in the memory phase (default 500)   --slow-seconds S (default 25)
 //          --settle-seconds S  RSS is sampled this long after the loads (default 30)
-//          --proxy-node-args=ARGS  node flags for every proxy started (default --max-semi-space-size=2, as the Procfile)
+//          --proxy-node-args=ARGS  node flags for every proxy started (default --max-semi-space-size=1, as the Procfile)
 //          --proxy-env=K=V,...     environment for every proxy started (default MALLOC_ARENA_MAX=2, as the Procfile)
 //          --profile           profile small and large downloads whatever the results
 //          --no-profile        never profile (by default a missed target is profiled)
@@ -60,7 +60,7 @@ const { values: args } = parseArgs({
     'slow-seconds': { type: 'string', default: '25' },
     'settle-seconds': { type: 'string', default: '30' },
     // as the Procfile and Dockerfile run it; --proxy-node-args= (empty) measures V8's default
-    'proxy-node-args': { type: 'string', default: '--max-semi-space-size=2' },
+    'proxy-node-args': { type: 'string', default: '--max-semi-space-size=1' },
     // as the Procfile and Dockerfile run it; --proxy-env= (empty) measures glibc's default arenas
     'proxy-env': { type: 'string', default: 'MALLOC_ARENA_MAX=2' },
     profile: { type: 'boolean', default: false },
